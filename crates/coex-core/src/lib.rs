@@ -1,0 +1,10 @@
+//! The pure domain of coex: identifiers and the value types every other crate shares.
+//!
+//! Nothing here does I/O or is async. Identifiers are newtypes built by a `parse` that can
+//! fail, so a raw `String` never crosses a module boundary where an id is meant.
+
+pub mod ids;
+pub mod phone;
+
+pub use ids::{Bsuid, IdError, MediaId, PhoneNumberId, RequestId, WabaId, Wamid};
+pub use phone::{PhoneError, PhoneNumber};
