@@ -5,6 +5,8 @@
 
 pub mod ids;
 pub mod phone;
+pub mod secret;
 
 pub use ids::{Bsuid, IdError, MediaId, PhoneNumberId, RequestId, WabaId, Wamid};
 pub use phone::{PhoneError, PhoneNumber};
+pub use secret::Secret;

@@ -1,0 +1,40 @@
+//! Argument parsing (clap) and dispatch to the subcommands.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::{config::Config, inspect, telemetry};
+
+/// coex: a self-hostable WhatsApp Coexistence platform.
+#[derive(Debug, Parser)]
+#[command(name = "coex", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file layered over the defaults (see config/default.toml).
+    #[arg(long, global = true, env = "COEX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print what coex understands of a webhook body, one JSON line per event.
+    Inspect(inspect::InspectArgs),
+    /// Print the effective configuration (secrets redacted) and exit.
+    Config,
+}
+
+/// Runs the parsed command line; errors are reported by `main` with a non-zero exit.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init(&config.log);
+    match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Config => {
+            println!("{}", toml::to_string_pretty(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

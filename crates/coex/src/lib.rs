@@ -1,0 +1,9 @@
+//! The `coex` command line: configuration, logging and one module per subcommand.
+//!
+//! `main.rs` only parses arguments and calls [`cli::run`]; everything it does is here so tests
+//! can drive it without spawning processes.
+
+pub mod cli;
+pub mod config;
+pub mod inspect;
+pub mod telemetry;
