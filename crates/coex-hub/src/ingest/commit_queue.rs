@@ -1,0 +1,275 @@
+//! Group commit: many webhooks, one transaction.
+//!
+//! A durable store commits at the disk's fsync rate (a few hundred to a few thousand per
+//! second). Committing each webhook on its own would cap ingest there. Instead every request
+//! handler hands its parsed webhook to a [`CommitQueue`] and waits; one writer task drains
+//! whatever has queued up (up to `max_batch`, lingering at most `linger` for more), commits it
+//! in one transaction, then answers every waiter. Meta gets its 200 only after that commit.
+//!
+//! The queue is bounded: when it is full, [`CommitQueue::submit`] fails at once, so the HTTP
+//! layer answers 503 quickly and Meta retries later, instead of accepting and dropping.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{mpsc, oneshot};
+
+/// What a batch is committed through: the store, in production.
+pub trait BatchSink: Send + Sync + 'static {
+    type Item: Send + 'static;
+    type Output: Send + 'static;
+    type Error: std::fmt::Display + Send + 'static;
+
+    /// Commits all `items` atomically, returning one output per item, in order.
+    fn flush(
+        &self,
+        items: Vec<Self::Item>,
+    ) -> impl Future<Output = Result<Vec<Self::Output>, Self::Error>> + Send;
+}
+
+/// Tuning of one queue.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitQueueConfig {
+    /// Waiting items before `submit` refuses.
+    pub capacity: usize,
+    /// Most items committed in one transaction.
+    pub max_batch: usize,
+    /// How long a writer waits for more items after the first one before it commits.
+    pub linger: Duration,
+    /// Writer tasks: 1 for SQLite (one writer at a time anyway), more for PostgreSQL.
+    pub writers: usize,
+}
+
+impl Default for CommitQueueConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 16_384,
+            max_batch: 512,
+            linger: Duration::from_millis(2),
+            writers: 1,
+        }
+    }
+}
+
+/// Why an item was not committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    #[error("the commit queue is full")]
+    Full,
+    #[error("the commit queue is shut down")]
+    Closed,
+    #[error("the batch failed to commit: {0}")]
+    Failed(String),
+}
+
+struct Waiting<S: BatchSink> {
+    item: S::Item,
+    // Why a oneshot: each request handler waits for exactly one answer about its own item.
+    done: oneshot::Sender<Result<S::Output, CommitError>>,
+}
+
+/// The handle request handlers submit to; cheap to clone.
+pub struct CommitQueue<S: BatchSink> {
+    // Why a bounded mpsc: it is the queue itself, and its bound is the back-pressure that
+    // turns overload into fast 503s.
+    tx: mpsc::Sender<Waiting<S>>,
+}
+
+impl<S: BatchSink> Clone for CommitQueue<S> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<S: BatchSink> std::fmt::Debug for CommitQueue<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitQueue")
+            .field("waiting", &(self.tx.max_capacity() - self.tx.capacity()))
+            .finish()
+    }
+}
+
+impl<S: BatchSink> CommitQueue<S> {
+    /// Starts the writer tasks. They stop once every `CommitQueue` handle is dropped and the
+    /// queue is drained, so dropping the handles is the graceful shutdown.
+    pub fn start(
+        sink: Arc<S>,
+        config: CommitQueueConfig,
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        // Why a mutex around the receiver: several writers share one queue; whoever holds the
+        // lock gathers the next batch, so batches never interleave items.
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers = (0..config.writers.max(1))
+            .map(|_| tokio::spawn(writer(sink.clone(), rx.clone(), config)))
+            .collect();
+        (Self { tx }, writers)
+    }
+
+    /// Queues `item` and waits until it is committed. Fails at once with
+    /// [`CommitError::Full`] when the queue is full.
+    pub async fn submit(&self, item: S::Item) -> Result<S::Output, CommitError> {
+        let (done, answer) = oneshot::channel();
+        self.tx
+            .try_send(Waiting { item, done })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => CommitError::Full,
+                mpsc::error::TrySendError::Closed(_) => CommitError::Closed,
+            })?;
+        answer.await.map_err(|_| CommitError::Closed)?
+    }
+
+    /// Items waiting to be committed (a gauge for metrics).
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+async fn writer<S: BatchSink>(
+    sink: Arc<S>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Waiting<S>>>>,
+    config: CommitQueueConfig,
+) {
+    loop {
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut batch = Vec::with_capacity(config.max_batch.min(64));
+            batch.push(first);
+            let deadline = tokio::time::Instant::now() + config.linger;
+            while batch.len() < config.max_batch {
+                // Take what is already queued without waiting, then linger briefly for more.
+                match rx.try_recv() {
+                    Ok(w) => batch.push(w),
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // Why select!: wait for the next item, but never past the linger
+                        // deadline, so a lone webhook is not held longer than `linger`.
+                        tokio::select! {
+                            next = rx.recv() => match next {
+                                Some(w) => batch.push(w),
+                                None => break,
+                            },
+                            _ = tokio::time::sleep_until(deadline) => break,
+                        }
+                    }
+                }
+            }
+            batch
+        };
+        let (items, waiters): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|w| (w.item, w.done)).unzip();
+        let count = items.len();
+        match sink.flush(items).await {
+            Ok(outputs) if outputs.len() == count => {
+                for (done, out) in waiters.into_iter().zip(outputs) {
+                    let _ = done.send(Ok(out));
+                }
+            }
+            Ok(outputs) => {
+                let err = CommitError::Failed(format!(
+                    "sink returned {} outputs for {count} items",
+                    outputs.len()
+                ));
+                tracing::error!(%err, "commit batch");
+                for done in waiters {
+                    let _ = done.send(Err(err.clone()));
+                }
+            }
+            Err(e) => {
+                let err = CommitError::Failed(e.to_string());
+                tracing::warn!(%err, items = count, "commit batch failed");
+                for done in waiters {
+                    let _ = done.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records each batch it is given; fails batches containing a negative number.
+    struct Recorder {
+        batches: Mutex<Vec<Vec<i64>>>,
+        gate: tokio::sync::Semaphore,
+    }
+
+    impl BatchSink for Recorder {
+        type Item = i64;
+        type Output = i64;
+        type Error = String;
+
+        async fn flush(&self, items: Vec<i64>) -> Result<Vec<i64>, String> {
+            let _permit = self.gate.acquire().await.map_err(|e| e.to_string())?;
+            self.batches.lock().unwrap().push(items.clone());
+            if items.iter().any(|i| *i < 0) {
+                return Err("negative".into());
+            }
+            Ok(items.into_iter().map(|i| i * 10).collect())
+        }
+    }
+
+    fn recorder(permits: usize) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            batches: Mutex::default(),
+            gate: tokio::sync::Semaphore::new(permits),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_submits_share_one_commit() {
+        let sink = recorder(1000);
+        let (q, _w) = CommitQueue::start(sink.clone(), CommitQueueConfig::default());
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let q = q.clone();
+                tokio::spawn(async move { q.submit(i).await })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap(), Ok(i as i64 * 10));
+        }
+        let batches = sink.batches.lock().unwrap();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 100);
+        assert!(
+            batches.len() < 100,
+            "expected grouping, got {} batches",
+            batches.len()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_batch_fails_each_waiter() {
+        let sink = recorder(1000);
+        let (q, _w) = CommitQueue::start(sink, CommitQueueConfig::default());
+        let (a, b) = tokio::join!(q.submit(1), q.submit(-1));
+        assert!(matches!(a, Err(CommitError::Failed(_))));
+        assert!(matches!(b, Err(CommitError::Failed(_))));
+        assert_eq!(q.submit(2).await, Ok(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_refuses_at_once() {
+        // The sink never finishes, so nothing drains: capacity 2 + one batch in flight.
+        let sink = recorder(0);
+        let config = CommitQueueConfig {
+            capacity: 2,
+            max_batch: 1,
+            ..Default::default()
+        };
+        let (q, _w) = CommitQueue::start(sink, config);
+        let mut pending = Vec::new();
+        for i in 0..3 {
+            let q = q.clone();
+            pending.push(tokio::spawn(async move { q.submit(i).await }));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.submit(9).await, Err(CommitError::Full));
+    }
+}

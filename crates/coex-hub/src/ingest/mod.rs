@@ -1,0 +1,3 @@
+//! Webhook ingest: verify, parse, normalise, commit (grouped), then acknowledge.
+
+pub mod commit_queue;
