@@ -4,6 +4,7 @@
 //! fail, so a raw `String` never crosses a module boundary where an id is meant.
 
 pub mod ids;
+pub mod model;
 pub mod phone;
 pub mod secret;
 
