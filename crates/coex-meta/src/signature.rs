@@ -66,7 +66,9 @@ pub fn verify(app_secret: &[u8], body: &[u8], header_value: &str) -> Result<(), 
         return Err(SignatureError::BadHex);
     }
     if hex_part.len() != HEX_LEN {
-        return Err(SignatureError::WrongLength { len: hex_part.len() });
+        return Err(SignatureError::WrongLength {
+            len: hex_part.len(),
+        });
     }
     let expected = hex::decode(hex_part).map_err(|_| SignatureError::BadHex)?;
     let mut m = mac(app_secret);
@@ -82,7 +84,11 @@ pub fn verify_header(
     body: &[u8],
     header_value: Option<&str>,
 ) -> Result<(), SignatureError> {
-    verify(app_secret, body, header_value.ok_or(SignatureError::Missing)?)
+    verify(
+        app_secret,
+        body,
+        header_value.ok_or(SignatureError::Missing)?,
+    )
 }
 
 #[cfg(test)]
@@ -175,7 +181,10 @@ mod tests {
         let body = EMOJI_ESCAPED.as_bytes();
         let good = sign(SECRET, body);
         let hex = good.trim_start_matches(PREFIX);
-        assert_eq!(verify(SECRET, body, hex), Err(SignatureError::MissingPrefix));
+        assert_eq!(
+            verify(SECRET, body, hex),
+            Err(SignatureError::MissingPrefix)
+        );
         assert_eq!(
             verify(SECRET, body, &format!("sha1={hex}")),
             Err(SignatureError::MissingPrefix)
