@@ -7,4 +7,10 @@
 //! ([`clock`]) that tests jump forward instead of sleeping.
 
 pub mod clock;
+pub mod delivery;
+pub mod engine;
+pub mod ids;
+pub mod rules;
 pub mod sched;
+pub mod wire;
+pub mod world;

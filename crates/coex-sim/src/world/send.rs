@@ -1,0 +1,491 @@
+//! The Cloud API send path (`POST /{phone_number_id}/messages`) with Meta's rules in Meta's
+//! order, and the life of an accepted message: `sent`, then `delivered` when the customer's
+//! phone has it, then `read` if the customer reads, each a status webhook with the PMP
+//! `pricing` object (spec/cloud-api.md §3).
+//!
+//! Synchronous refusals (the Graph error envelope): token and object checks (Graph layer),
+//! disabled features, templates (132001, 132000), BSUID recipients of authentication templates
+//! (131062), throughput (130429), pair rate (131056). Accepted-then-failed (a `failed` status
+//! webhook, as Meta reports them): the customer-service window (131047), unreachable
+//! recipients (131026), the portfolio's messaging limit.
+
+use serde_json::{Map, Value, json};
+
+use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, Wamid};
+
+use crate::clock::SimTime;
+use crate::rules::{features, templates};
+use crate::wire::errors::MetaError;
+use crate::wire::payloads::{self, StatusItem};
+use crate::world::log::FaultDelivery;
+use crate::world::messages::{MessageRecord, Origin, Pricing, StatusKind};
+use crate::world::model::CustomerKey;
+use crate::world::templates::TemplateCategory;
+use crate::world::{Task, World};
+
+/// Message types the Cloud API sends.
+const SENDABLE: [&str; 14] = [
+    "text",
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "template",
+    "reaction",
+    "order_details",
+    "order_status",
+    "location_request_message",
+];
+
+/// Longest text body Meta accepts.
+const MAX_TEXT: usize = 4096;
+
+impl World {
+    /// Handles one send request at `now`; `Ok` is the Graph response body.
+    pub fn api_send(
+        &mut self,
+        now: SimTime,
+        number: &PhoneNumberId,
+        body: &Value,
+        version_major: u32,
+    ) -> Result<Value, MetaError> {
+        if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+            return Err(MetaError::invalid_param(
+                "The parameter messaging_product is required and must be \"whatsapp\".",
+            ));
+        }
+        let n = self
+            .numbers
+            .get(number)
+            .ok_or_else(|| MetaError::unknown_object(number.as_str(), "POST"))?;
+        if !n.is_connected() {
+            return Err(MetaError::not_registered());
+        }
+        let coexistence = n.is_coexistence();
+        let waba = n.waba.clone();
+
+        let mut async_fault = None;
+        if let Some(i) = self
+            .faults
+            .iter()
+            .position(|f| f.remaining > 0 && f.number.as_ref().is_none_or(|x| x == number))
+        {
+            let fault = &mut self.faults[i];
+            fault.remaining -= 1;
+            let (code, delivery) = (fault.code, fault.delivery());
+            self.faults.retain(|f| f.remaining > 0);
+            match delivery {
+                FaultDelivery::Sync => return Err(MetaError::injected(code)),
+                FaultDelivery::Async => async_fault = Some(MetaError::injected(code)),
+            }
+        }
+
+        if body.get("recipient_type").and_then(Value::as_str) == Some("group") {
+            return Err(MetaError::invalid_param(
+                "Group messages are not available in this emulator.",
+            ));
+        }
+        let kind = body.get("type").and_then(Value::as_str).unwrap_or("text");
+        features::check_send(body, coexistence)?;
+        if !SENDABLE.contains(&kind) {
+            return Err(MetaError::invalid_param(format!(
+                "Param type must be one of {{{}}} - got \"{kind}\".",
+                SENDABLE.join(", ").to_ascii_uppercase()
+            )));
+        }
+        let content = body.get(kind).ok_or_else(|| {
+            MetaError::missing_param(format!("The parameter {kind} is required."))
+        })?;
+        if kind == "text" {
+            let text = content.get("body").and_then(Value::as_str).ok_or_else(|| {
+                MetaError::missing_param("The parameter text['body'] is required.")
+            })?;
+            if text.chars().count() > MAX_TEXT {
+                return Err(MetaError::invalid_param(format!(
+                    "Param text['body'] must be at most {MAX_TEXT} characters long."
+                )));
+            }
+        }
+
+        // Recipient: `to` (a phone) wins over `recipient` (a BSUID), spec §10.4.
+        let to = body.get("to").and_then(Value::as_str);
+        let recipient = body.get("recipient").and_then(Value::as_str);
+        let (input, phone, bsuid) = match (to, recipient) {
+            (Some(to), _) => {
+                let phone = PhoneNumber::parse(to).map_err(|_| {
+                    MetaError::invalid_param(format!(
+                        "Invalid parameter: to ({to}) is not a valid WhatsApp user phone number."
+                    ))
+                })?;
+                (to.to_owned(), Some(phone), None)
+            }
+            (None, Some(r)) => {
+                let b = Bsuid::parse(r).map_err(|_| {
+                    MetaError::invalid_param(format!(
+                        "Invalid parameter: recipient ({r}) is not a business-scoped user ID."
+                    ))
+                })?;
+                (r.to_owned(), None, Some(b))
+            }
+            (None, None) => {
+                return Err(MetaError::missing_param("The parameter to is required."));
+            }
+        };
+        let customer: Option<CustomerKey> = match (&phone, &bsuid) {
+            (Some(p), _) => self
+                .customers
+                .values()
+                .find(|c| c.phone == *p)
+                .map(|c| c.key.clone()),
+            (None, Some(b)) => Some(
+                self.customers
+                    .values()
+                    .find(|c| c.bsuid == *b || c.parent_bsuid.as_ref() == Some(b))
+                    .map(|c| c.key.clone())
+                    .ok_or_else(|| {
+                        MetaError::invalid_param(format!(
+                            "Invalid parameter: recipient ({b}) is not a user of this business portfolio."
+                        ))
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        let to_bsuid = bsuid.is_some();
+
+        let mut template_category = None;
+        let mut template_name = None;
+        if kind == "template" {
+            let list = self
+                .templates
+                .get(&waba)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let t = templates::check_send(list, content)?;
+            if t.is_otp() && to_bsuid {
+                return Err(MetaError::bsuid_not_supported());
+            }
+            template_category = Some(t.category);
+            template_name = Some(t.name.clone());
+        }
+
+        let window_open = customer.as_ref().is_some_and(|c| {
+            self.pairs
+                .get(&(number.clone(), c.clone()))
+                .is_some_and(|p| p.window.is_open(now))
+        });
+
+        // Throughput, then the pair rate: both refuse synchronously.
+        if let Some(n) = self.numbers.get_mut(number) {
+            n.throughput
+                .try_send(now)
+                .map_err(|_| MetaError::throughput())?;
+        }
+        if let Some(c) = &customer {
+            self.pair_mut(number, c)
+                .pair_rate
+                .try_send(now)
+                .map_err(|_| MetaError::pair_rate())?;
+        }
+
+        let pricing = match template_category {
+            Some(TemplateCategory::Utility) if window_open => Some(Pricing {
+                billable: false,
+                kind: "free_customer_service",
+                category: "utility",
+            }),
+            Some(cat) => Some(Pricing {
+                billable: true,
+                kind: "regular",
+                category: cat.pricing(),
+            }),
+            None if window_open => Some(Pricing {
+                billable: false,
+                kind: "free_customer_service",
+                category: "service",
+            }),
+            None => None,
+        };
+
+        let reachable = customer
+            .as_ref()
+            .and_then(|c| self.customers.get(c))
+            .is_some_and(|c| c.on_whatsapp);
+        let mut failure = async_fault;
+        if failure.is_none() && !reachable {
+            failure = Some(MetaError::undeliverable());
+        }
+        if failure.is_none() && template_category.is_none() && !window_open {
+            failure = Some(MetaError::window_closed());
+        }
+        if failure.is_none()
+            && template_category.is_some()
+            && !window_open
+            && let (Some(c), Some(w)) = (&customer, self.wabas.get_mut(&waba))
+            && let Err(reached) = w.limit.try_reach(c, now)
+        {
+            failure = Some(MetaError::messaging_limit(reached.0.as_str()));
+        }
+
+        let peer = phone
+            .as_ref()
+            .map(|p| p.digits().to_owned())
+            .unwrap_or_else(|| input.clone());
+        let wamid = self.ids.wamid(&peer);
+        if let (Some(c), Some(_)) = (&customer, &phone) {
+            // A phone send: Meta stores the phone–BSUID pair and may show the number (§10.5).
+            self.pair_mut(number, c).last_phone_contact = Some(now);
+            if let Some(w) = self.wabas.get_mut(&waba)
+                && w.contact_book_enabled
+            {
+                w.contact_book.insert(c.clone());
+            }
+        }
+        self.messages.insert(
+            wamid.clone(),
+            MessageRecord {
+                wamid: wamid.clone(),
+                origin: Origin::Api,
+                number: number.clone(),
+                customer: customer.clone(),
+                at: now,
+                kind: kind.to_owned(),
+                status: StatusKind::Accepted,
+                pricing,
+                recipient_input: Some(input.clone()),
+                to_bsuid,
+                biz_opaque_callback_data: body
+                    .get("biz_opaque_callback_data")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                version_major,
+                template_name,
+                error: failure.clone(),
+                read_by_business: false,
+                revoked: false,
+                content: json!({ "type": kind, kind: content }),
+            },
+        );
+        let status = if failure.is_some() {
+            StatusKind::Failed
+        } else {
+            StatusKind::Sent
+        };
+        let at = now + self.settings.sent_after;
+        self.schedule(
+            at,
+            Task::Status {
+                wamid: wamid.clone(),
+                status,
+            },
+        );
+
+        let mut contact = Map::new();
+        contact.insert("input".into(), json!(input));
+        match (&phone, &bsuid) {
+            (Some(p), _) => {
+                contact.insert("wa_id".into(), json!(p.digits()));
+            }
+            (None, Some(b)) => {
+                contact.insert("user_id".into(), json!(b.as_str()));
+            }
+            (None, None) => {}
+        }
+        let mut message = Map::new();
+        message.insert("id".into(), json!(wamid));
+        if kind == "template" {
+            message.insert("message_status".into(), json!("accepted"));
+        }
+        Ok(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [Value::Object(contact)],
+            "messages": [Value::Object(message)],
+        }))
+    }
+
+    /// `{"status": "read", "message_id": ...}`: marks a customer's message (and, as Meta
+    /// says, the earlier ones in the thread) as read.
+    pub fn mark_read(&mut self, number: &PhoneNumberId, body: &Value) -> Result<Value, MetaError> {
+        let id = body
+            .get("message_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| MetaError::missing_param("The parameter message_id is required."))?;
+        let target = self
+            .messages
+            .values()
+            .find(|m| m.wamid.as_str() == id && m.origin == Origin::Customer && m.number == *number)
+            .map(|m| (m.customer.clone(), m.at))
+            .ok_or_else(|| {
+                MetaError::invalid_param(format!(
+                    "Invalid parameter: message_id ({id}) was not found."
+                ))
+            })?;
+        for m in self.messages.values_mut() {
+            if m.origin == Origin::Customer
+                && m.number == *number
+                && m.customer == target.0
+                && m.at <= target.1
+            {
+                m.read_by_business = true;
+            }
+        }
+        Ok(json!({ "success": true }))
+    }
+
+    /// A status task: moves the message forward (never backward) and emits the webhook.
+    pub fn advance_status(&mut self, at: SimTime, wamid: &Wamid, status: StatusKind) {
+        let Some(msg) = self.messages.get(wamid) else {
+            return;
+        };
+        if msg.status >= status || msg.status == StatusKind::Failed {
+            return;
+        }
+        let msg = msg.clone();
+        let customer = msg
+            .customer
+            .as_ref()
+            .and_then(|c| self.customers.get(c))
+            .cloned();
+        if let Some(m) = self.messages.get_mut(wamid) {
+            m.status = status;
+        }
+        let Some(n) = self.numbers.get(&msg.number) else {
+            return;
+        };
+        let waba = n.waba.clone();
+        let metadata = self.metadata(&msg.number);
+        let ts = at.unix_secs_string();
+        let value = match (&customer, status) {
+            (None, _) => payloads::failed_unknown_recipient(
+                metadata,
+                wamid.as_str(),
+                &ts,
+                &PhoneNumber::parse(msg.recipient_input.as_deref().unwrap_or_default())
+                    .map(|p| p.digits().to_owned())
+                    .unwrap_or_default(),
+                msg.error
+                    .clone()
+                    .unwrap_or_else(MetaError::undeliverable)
+                    .webhook_object(),
+            ),
+            (Some(c), _) => {
+                let party = self.party(&msg.number, c, at);
+                let recipient_id = if msg.to_bsuid {
+                    party.phone.clone()
+                } else {
+                    msg.recipient_input
+                        .as_deref()
+                        .and_then(|i| PhoneNumber::parse(i).ok())
+                        .map(|p| p.digits().to_owned())
+                };
+                // Pricing rides on `sent` and on one of `delivered`/`read` (§3.3).
+                let pricing = match status {
+                    StatusKind::Sent | StatusKind::Delivered => msg.pricing.clone(),
+                    StatusKind::Read if msg.status < StatusKind::Delivered => msg.pricing.clone(),
+                    _ => None,
+                };
+                let conversation = (msg.version_major != 0
+                    && msg.version_major <= 23
+                    && status != StatusKind::Failed)
+                    .then(|| {
+                        msg.pricing.as_ref().map(|p| {
+                            let mut c = json!({ "id": self.conversation_id(wamid), "origin": { "type": p.category } });
+                            if status == StatusKind::Sent {
+                                c["expiration_timestamp"] =
+                                    json!((at + std::time::Duration::from_secs(86_400)).unix_secs_string());
+                            }
+                            c
+                        })
+                    })
+                    .flatten();
+                let item = StatusItem {
+                    wamid: wamid.to_string(),
+                    status: status.as_str(),
+                    timestamp: ts,
+                    to_bsuid: msg.to_bsuid,
+                    recipient_id,
+                    pricing,
+                    conversation,
+                    errors: msg.error.as_ref().map(|e| vec![e.webhook_object()]),
+                    biz_opaque_callback_data: msg.biz_opaque_callback_data.clone(),
+                };
+                payloads::status(metadata, &party, &item)
+            }
+        };
+        self.emit(
+            at,
+            waba,
+            Some(msg.number.clone()),
+            "messages",
+            value,
+            format!(
+                "status {} {}{}",
+                status.as_str(),
+                msg.kind,
+                msg.customer
+                    .as_ref()
+                    .map(|c| format!(" to {c}"))
+                    .unwrap_or_default()
+            ),
+        );
+
+        let Some(c) = customer else {
+            return;
+        };
+        match status {
+            StatusKind::Sent if msg.kind != "reaction" => {
+                if c.online {
+                    self.schedule(
+                        at + c.deliver_after,
+                        Task::Status {
+                            wamid: wamid.clone(),
+                            status: StatusKind::Delivered,
+                        },
+                    );
+                } else {
+                    self.pair_mut(&msg.number, &c.key)
+                        .undelivered
+                        .push(wamid.clone());
+                }
+            }
+            StatusKind::Delivered => {
+                if let Some(read_after) = c.read_after {
+                    self.schedule(
+                        at + read_after,
+                        Task::Status {
+                            wamid: wamid.clone(),
+                            status: StatusKind::Read,
+                        },
+                    );
+                }
+                if let Some(reply) = &c.auto_reply
+                    && (!reply.templates_only || msg.kind == "template")
+                {
+                    let after = c.read_after.unwrap_or_default() + reply.after;
+                    self.schedule(
+                        at + after,
+                        Task::Act(Box::new(crate::world::actions::Action::CustomerSends {
+                            customer: c.key.clone(),
+                            number: Some(msg.number.clone()),
+                            content: crate::world::actions::MessageSpec {
+                                text: Some(reply.text.clone()),
+                                ..Default::default()
+                            },
+                            reply_to: Some(wamid.clone()),
+                        })),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn conversation_id(&self, wamid: &Wamid) -> String {
+        // Stable per message (v23 and earlier: "unique per message").
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(wamid.as_str().as_bytes());
+        hex::encode(&digest[..16])
+    }
+}
