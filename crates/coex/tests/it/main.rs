@@ -1,0 +1,28 @@
+//! End-to-end tests of the `coex` binary, run as a real process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod inspect;
+
+use std::process::{Command, Output, Stdio};
+
+/// Runs `coex ARGS` with `stdin` as standard input, from a clean environment for COEX_ keys.
+pub fn coex(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coex"))
+        .args(args)
+        .env_remove("COEX_CONFIG")
+        .env_remove("COEX_META_APP_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn coex");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../coex-meta/tests/fixtures/webhooks")
+        .join(name)
+}
