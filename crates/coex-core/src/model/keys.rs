@@ -106,6 +106,13 @@ impl fmt::Display for WorkspaceSlug {
     }
 }
 
+impl std::str::FromStr for WorkspaceSlug {
+    type Err = SlugError;
+    fn from_str(s: &str) -> Result<Self, SlugError> {
+        Self::parse(s)
+    }
+}
+
 impl<'de> Deserialize<'de> for WorkspaceSlug {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

@@ -1,0 +1,207 @@
+//! Number lifecycle (`account_update`) and contact sync from the phone app.
+//!
+//! Lifecycle events are recorded once per (number, event, time) and move the number's state
+//! only if they are not older than the event that set the current state: Meta does not order
+//! webhooks, so a late event must not undo a newer one (spec/cloud-api.md §7.3).
+
+use coex_core::PhoneNumberId;
+use coex_core::model::{
+    AccountEvent, AccountEventKind, ContactRemoval, ContactSync, CustomerRef, EventKind,
+    NumberState, Timestamp, WorkspaceId,
+};
+use serde_json::json;
+
+use super::{Applier, NumberInfo};
+use crate::Result;
+use crate::db::{Dialect, args};
+
+impl Applier<'_, '_> {
+    pub(super) async fn account_event(&mut self, e: &AccountEvent) -> Result<()> {
+        // Row locks keep two processes from reading the same old state (PostgreSQL; SQLite
+        // transactions are serialised already).
+        let lock = if self.conn.dialect() == Dialect::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id, workspace_id, state, state_changed_at FROM numbers \
+             WHERE waba_id = $1 AND ($2 IS NULL OR display_phone = $2) ORDER BY id{lock}"
+        );
+        let targets = self.conn.all(&sql, args![e.waba, e.phone]).await?;
+        if targets.is_empty() {
+            let raw = serde_json::to_string(e).unwrap_or_default();
+            self.summary.unknown_number += 1;
+            return self
+                .change_error(
+                    Some(e.waba.as_str()),
+                    None,
+                    Some("account_update"),
+                    "no registered number matches this account event",
+                    &raw,
+                )
+                .await;
+        }
+        for t in targets {
+            let number: PhoneNumberId = t.parse("id")?;
+            let workspace = WorkspaceId::new(t.i64("workspace_id")?);
+            let state: NumberState = t.parse("state")?;
+            let changed_at = t.ts("state_changed_at")?;
+            self.number_event(e, &number, workspace, state, changed_at)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn number_event(
+        &mut self,
+        e: &AccountEvent,
+        number: &PhoneNumberId,
+        workspace: WorkspaceId,
+        state: NumberState,
+        changed_at: Timestamp,
+    ) -> Result<()> {
+        let inserted = self
+            .conn
+            .opt(
+                "INSERT INTO number_events (number_id, kind, reason, occurred_at, received_at, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (number_id, kind, occurred_at) DO NOTHING RETURNING id",
+                args![
+                    number,
+                    e.kind.as_str(),
+                    e.reason,
+                    e.timestamp,
+                    self.received_at,
+                    e.detail.as_ref().map(|d| d.as_str())
+                ],
+            )
+            .await?;
+        let Some(row) = inserted else {
+            self.summary.account_events_duplicate += 1;
+            return Ok(());
+        };
+        self.summary.account_events += 1;
+        let next = if e.timestamp >= changed_at {
+            state.after_event(&e.kind, e.reason.as_deref())
+        } else {
+            None
+        };
+        let Some(next) = next else { return Ok(()) };
+        // A reason explains the state it came with; a state without one clears it.
+        let reason = match e.kind {
+            AccountEventKind::PartnerRemoved
+            | AccountEventKind::DisabledUpdate
+            | AccountEventKind::AccountRestriction
+            | AccountEventKind::AccountViolation => e.reason.as_deref(),
+            _ => None,
+        };
+        self.conn
+            .exec(
+                "UPDATE numbers SET state = $2, state_reason = $3, state_changed_at = $4, updated_at = $5 \
+                 WHERE id = $1",
+                args![number, next, reason, e.timestamp, self.received_at],
+            )
+            .await?;
+        self.conn
+            .exec(
+                "UPDATE number_events SET state_before = $2, state_after = $3 WHERE id = $1",
+                args![row.i64("id")?, state, next],
+            )
+            .await?;
+        self.summary.account_state_changes += 1;
+        self.emit(
+            workspace,
+            EventKind::NumberState,
+            Some(number),
+            None,
+            None,
+            None,
+            json!({ "state": next, "previous": state, "event": e.kind.as_str(), "reason": reason }),
+        );
+        Ok(())
+    }
+
+    pub(super) async fn contact_upsert(
+        &mut self,
+        info: &NumberInfo,
+        c: &ContactSync,
+    ) -> Result<()> {
+        self.app_activity(&info.id, c.timestamp);
+        let id = self.resolve_contact(info, &c.customer).await?;
+        self.touch_display(id, &c.customer).await?;
+        let changed = self
+            .conn
+            .exec(
+                "UPDATE contacts SET app_full_name = $2, app_first_name = $3, in_app_contacts = TRUE, \
+                   app_changed_at = $4, updated_at = $5 \
+                 WHERE id = $1 AND (app_changed_at IS NULL OR app_changed_at < $4)",
+                args![id, c.full_name, c.first_name, c.timestamp, self.received_at],
+            )
+            .await?;
+        self.contact_synced(info, id, changed > 0, "app_contact_added")
+            .await
+    }
+
+    pub(super) async fn contact_remove(
+        &mut self,
+        info: &NumberInfo,
+        c: &ContactRemoval,
+    ) -> Result<()> {
+        self.app_activity(&info.id, c.timestamp);
+        // Even an unknown contact is recorded as removed, so an older `add` arriving later
+        // can't resurrect it. Within one second, a removal wins over an add.
+        let id = self
+            .resolve_contact(info, &CustomerRef::key(c.key.clone()))
+            .await?;
+        let changed = self
+            .conn
+            .exec(
+                "UPDATE contacts SET app_full_name = NULL, app_first_name = NULL, in_app_contacts = FALSE, \
+                   app_changed_at = $2, updated_at = $3 \
+                 WHERE id = $1 AND (app_changed_at IS NULL OR app_changed_at < $2 \
+                   OR (app_changed_at = $2 AND in_app_contacts))",
+                args![id, c.timestamp, self.received_at],
+            )
+            .await?;
+        self.contact_synced(info, id, changed > 0, "app_contact_removed")
+            .await
+    }
+
+    async fn contact_synced(
+        &mut self,
+        info: &NumberInfo,
+        id: coex_core::model::ContactId,
+        changed: bool,
+        why: &str,
+    ) -> Result<()> {
+        if changed {
+            self.summary.contacts_synced += 1;
+            self.emit(
+                info.workspace,
+                EventKind::ContactChanged,
+                Some(&info.id),
+                None,
+                Some(id),
+                None,
+                json!({ "change": why }),
+            );
+        } else {
+            self.summary.contacts_unchanged += 1;
+        }
+        self.conn
+            .exec(
+                "INSERT INTO sync_jobs (number_id, kind, state, progress, chunks_received, items_received, last_event_at) \
+                 VALUES ($1, 'contacts', 'in_progress', 0, 1, $2, $3) \
+                 ON CONFLICT (number_id, kind) DO UPDATE SET \
+                   state = CASE WHEN sync_jobs.state = 'requested' THEN 'in_progress' ELSE sync_jobs.state END, \
+                   chunks_received = sync_jobs.chunks_received + 1, \
+                   items_received = sync_jobs.items_received + excluded.items_received, \
+                   last_event_at = CASE WHEN sync_jobs.last_event_at IS NULL OR excluded.last_event_at > sync_jobs.last_event_at \
+                                        THEN excluded.last_event_at ELSE sync_jobs.last_event_at END",
+                args![info.id, i64::from(changed), self.received_at],
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,900 @@
+//! Messages, statuses, edits/revokes/history media ("patches"), and the history import.
+//!
+//! Arrival order is never trusted: a status may overtake the message it is about (it is kept
+//! as an orphan and applied when the message lands), an edit may overtake its original (kept
+//! as a pending patch), and history may repeat live messages (deduplicated by wamid).
+
+use coex_core::model::{
+    Author, ConversationId, CustomerRef, Direction, EchoMessage, EventKind, HistoryChunk,
+    HistoryDeclined, HistoryMedia, InboundMessage, MediaRef, MessageContent, MessageEdit,
+    MessageKind, MessageRevoke, MessageStatus, MetaError, Origin, Pricing, RawJson, SentMessage,
+    StatusUpdate, SyncState, Timestamp,
+};
+use coex_core::{MediaId, PhoneNumberId, Wamid};
+use serde_json::json;
+
+use super::{Applier, ConvAgg, NumberInfo};
+use crate::Result;
+use crate::db::{Dialect, Row, args};
+
+/// A message about to be stored.
+pub(super) struct NewMessage<'e> {
+    pub wamid: &'e Wamid,
+    pub direction: Direction,
+    pub origin: Origin,
+    pub sender: Option<&'e str>,
+    pub content: &'e MessageContent,
+    pub timestamp: Timestamp,
+    pub status: Option<MessageStatus>,
+    pub error: Option<&'e MetaError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatchKind {
+    Edit,
+    Revoke,
+    Media,
+}
+
+impl PatchKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Edit => "edit",
+            Self::Revoke => "revoke",
+            Self::Media => "media",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "edit" => Some(Self::Edit),
+            "revoke" => Some(Self::Revoke),
+            "media" => Some(Self::Media),
+            _ => None,
+        }
+    }
+}
+
+/// A change to an existing message: an edit, a revoke, or history media for a placeholder.
+struct Patch {
+    kind: PatchKind,
+    /// The patch's own id: the edit/revoke event's wamid, or the placeholder's for media.
+    id: String,
+    target: Wamid,
+    author: Option<Author>,
+    occurred_at: Timestamp,
+    content: Option<MessageContent>,
+}
+
+enum Outcome {
+    Applied,
+    Stale,
+    Missing,
+}
+
+fn author_str(a: Author) -> &'static str {
+    match a {
+        Author::Customer => "customer",
+        Author::BusinessApp => "business_app",
+    }
+}
+
+/// `UPDATE` moving a message to `status` only from the statuses that accept it, so the rule
+/// in `MessageStatus::accepts` holds even between concurrent transactions.
+fn status_update_sql(status: MessageStatus) -> Option<String> {
+    let from: Vec<String> = MessageStatus::accepted_from(status)
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    if from.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "UPDATE messages SET status = $3, status_at = $4, \
+           error_code = COALESCE($5, error_code), error_title = COALESCE($6, error_title), \
+           error_details = COALESCE($7, error_details), \
+           pricing_billable = COALESCE($8, pricing_billable), pricing_model = COALESCE($9, pricing_model), \
+           pricing_type = COALESCE($10, pricing_type), pricing_category = COALESCE($11, pricing_category) \
+         WHERE number_id = $1 AND wamid = $2 AND status IN ({}) RETURNING conversation_id",
+        from.join(", ")
+    ))
+}
+
+/// A status as stored in `status_history`, for replaying orphans.
+struct StoredStatus {
+    number: PhoneNumberId,
+    wamid: Wamid,
+    status: MessageStatus,
+    occurred_at: Timestamp,
+    error: Option<MetaError>,
+    pricing: Option<Pricing>,
+}
+
+fn stored_status(r: &Row) -> Result<StoredStatus> {
+    Ok(StoredStatus {
+        number: r.parse("number_id")?,
+        wamid: r.parse("wamid")?,
+        status: r.parse("status")?,
+        occurred_at: r.ts("occurred_at")?,
+        error: match r.opt_i64("error_code")? {
+            Some(code) => Some(MetaError {
+                code,
+                title: r.opt_str("error_title")?.unwrap_or_default(),
+                details: r.opt_str("error_details")?,
+            }),
+            None => None,
+        },
+        pricing: pricing_from(r)?,
+    })
+}
+
+pub(crate) fn pricing_from(r: &Row) -> Result<Option<Pricing>> {
+    let p = Pricing {
+        billable: r.get("pricing_billable")?,
+        model: r.opt_str("pricing_model")?,
+        kind: r.opt_str("pricing_type")?,
+        category: r.opt_str("pricing_category")?,
+    };
+    Ok((p != Pricing::default()).then_some(p))
+}
+
+fn stored_patch(r: &Row) -> Result<Option<Patch>> {
+    let Some(kind) = PatchKind::parse(&r.str("kind")?) else {
+        return Ok(None);
+    };
+    let author = match r.opt_str("author")?.as_deref() {
+        Some("customer") => Some(Author::Customer),
+        Some("business_app") => Some(Author::BusinessApp),
+        _ => None,
+    };
+    let content = match r.opt_str("content_kind")? {
+        Some(k) => Some(MessageContent {
+            kind: MessageKind::from_meta(&k),
+            body: r.opt_str("body")?,
+            media: media_from(r)?,
+            reply_to: None,
+            payload: r.opt_str("payload")?.map(RawJson::new),
+        }),
+        None => None,
+    };
+    Ok(Some(Patch {
+        kind,
+        id: r.str("patch_id")?,
+        target: r.parse("target_wamid")?,
+        author,
+        occurred_at: r.ts("occurred_at")?,
+        content,
+    }))
+}
+
+pub(crate) fn media_from(r: &Row) -> Result<Option<MediaRef>> {
+    let m = MediaRef {
+        id: r.opt_parse::<MediaId>("media_id")?,
+        mime_type: r.opt_str("media_mime")?,
+        sha256: r.opt_str("media_sha256")?,
+        filename: r.opt_str("media_filename")?,
+    };
+    Ok((m != MediaRef::default()).then_some(m))
+}
+
+impl Applier<'_, '_> {
+    pub(super) async fn inbound(&mut self, info: &NumberInfo, m: &InboundMessage) -> Result<()> {
+        let new = NewMessage {
+            wamid: &m.wamid,
+            direction: Direction::Inbound,
+            origin: Origin::Customer,
+            sender: None,
+            content: &m.content,
+            timestamp: m.timestamp,
+            status: None,
+            error: m.error.as_ref(),
+        };
+        let stored = self.store_message(info, &m.customer, new).await?;
+        self.count_live(stored);
+        Ok(())
+    }
+
+    pub(super) async fn echo(&mut self, info: &NumberInfo, m: &EchoMessage) -> Result<()> {
+        let new = NewMessage {
+            wamid: &m.wamid,
+            direction: Direction::Outbound,
+            origin: Origin::BusinessApp,
+            sender: None,
+            content: &m.content,
+            timestamp: m.timestamp,
+            status: Some(MessageStatus::Sent),
+            error: None,
+        };
+        let stored = self.store_message(info, &m.customer, new).await?;
+        self.count_live(stored);
+        self.app_activity(&info.id, m.timestamp);
+        Ok(())
+    }
+
+    pub(super) async fn sent(&mut self, info: &NumberInfo, m: &SentMessage) -> Result<()> {
+        let new = NewMessage {
+            wamid: &m.wamid,
+            direction: Direction::Outbound,
+            origin: m.origin,
+            sender: m.sender.as_deref(),
+            content: &m.content,
+            timestamp: m.timestamp,
+            status: Some(MessageStatus::Pending),
+            error: None,
+        };
+        self.lock_wamid(info, &m.wamid).await?;
+        let stored = self.store_message(info, &m.customer, new).await?;
+        self.count_live(stored);
+        if stored.is_some() {
+            // Statuses can overtake the send path's commit; they wait as orphans.
+            self.replay_orphan_statuses(info, &m.wamid).await?;
+        }
+        Ok(())
+    }
+
+    fn count_live(&mut self, stored: Option<ConversationId>) {
+        if stored.is_some() {
+            self.summary.messages_inserted += 1;
+        } else {
+            self.summary.messages_duplicate += 1;
+        }
+    }
+
+    /// Stores a message unless `(number, wamid)` exists. Returns its conversation if new.
+    pub(super) async fn store_message(
+        &mut self,
+        info: &NumberInfo,
+        customer: &CustomerRef,
+        m: NewMessage<'_>,
+    ) -> Result<Option<ConversationId>> {
+        let contact = self.resolve_contact(info, customer).await?;
+        let conversation = self.conversation(info, contact, m.timestamp).await?;
+        let media = m.content.media.as_ref();
+        let inserted = self
+            .conn
+            .opt(
+                "INSERT INTO messages (number_id, wamid, conversation_id, direction, origin, sender, kind, body, \
+                   media_id, media_mime, media_sha256, media_filename, reply_to, payload, sent_at, stored_at, \
+                   status, status_at, error_code, error_title, error_details) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+                 ON CONFLICT (number_id, wamid) DO NOTHING RETURNING id",
+                args![
+                    info.id,
+                    m.wamid,
+                    conversation,
+                    m.direction,
+                    m.origin,
+                    m.sender,
+                    m.content.kind.as_str(),
+                    m.content.body,
+                    media.and_then(|x| x.id.as_ref()),
+                    media.and_then(|x| x.mime_type.as_deref()),
+                    media.and_then(|x| x.sha256.as_deref()),
+                    media.and_then(|x| x.filename.as_deref()),
+                    m.content.reply_to,
+                    m.content.payload.as_ref().map(RawJson::as_str),
+                    m.timestamp,
+                    self.received_at,
+                    m.status,
+                    m.status.map(|_| m.timestamp),
+                    m.error.map(|e| e.code),
+                    m.error.map(|e| e.title.as_str()),
+                    m.error.and_then(|e| e.details.as_deref()),
+                ],
+            )
+            .await?;
+        if inserted.is_none() {
+            return Ok(None);
+        }
+        self.touch_display(contact, customer).await?;
+        let at = Some(m.timestamp);
+        let agg = match m.origin {
+            Origin::Customer => ConvAgg {
+                last_inbound_at: at,
+                ..ConvAgg::default()
+            },
+            Origin::BusinessApp => ConvAgg {
+                last_echo_at: at,
+                last_outbound_at: at,
+                ..ConvAgg::default()
+            },
+            Origin::ApiAgent | Origin::Automation | Origin::Campaign => ConvAgg {
+                last_outbound_at: at,
+                ..ConvAgg::default()
+            },
+            Origin::HistoryImport => ConvAgg::default(),
+        };
+        self.touch_conversation(
+            conversation,
+            ConvAgg {
+                last_message_at: at,
+                added: 1,
+                ..agg
+            },
+        );
+        self.emit(
+            info.workspace,
+            EventKind::MessageCreated,
+            Some(&info.id),
+            Some(conversation),
+            Some(contact),
+            Some(m.wamid),
+            json!({ "origin": m.origin, "direction": m.direction, "type": m.content.kind }),
+        );
+        if self.pending_patches {
+            self.replay_pending_patches(info, m.wamid).await?;
+        }
+        Ok(Some(conversation))
+    }
+
+    // --- statuses ------------------------------------------------------------------------
+
+    pub(super) async fn status(&mut self, info: &NumberInfo, s: &StatusUpdate) -> Result<()> {
+        let p = s.pricing.as_ref();
+        let e = s.error.as_ref();
+        let new = self
+            .conn
+            .exec(
+                "INSERT INTO status_history (number_id, wamid, status, occurred_at, received_at, error_code, \
+                   error_title, error_details, pricing_billable, pricing_model, pricing_type, pricing_category) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (number_id, wamid, status) DO NOTHING",
+                args![
+                    info.id,
+                    s.wamid,
+                    s.status,
+                    s.timestamp,
+                    self.received_at,
+                    e.map(|e| e.code),
+                    e.map(|e| e.title.as_str()),
+                    e.and_then(|e| e.details.as_deref()),
+                    p.and_then(|p| p.billable),
+                    p.and_then(|p| p.model.as_deref()),
+                    p.and_then(|p| p.kind.as_deref()),
+                    p.and_then(|p| p.category.as_deref()),
+                ],
+            )
+            .await?;
+        if new == 0 {
+            self.summary.statuses_duplicate += 1;
+            return Ok(());
+        }
+        // A status naming the recipient by both BSUID and phone links the two.
+        if let Some(r) = &s.recipient
+            && matches!(r.key, coex_core::model::CustomerKey::Both { .. })
+        {
+            self.resolve_contact(info, r).await?;
+        }
+        let stored = StoredStatus {
+            number: info.id.clone(),
+            wamid: s.wamid.clone(),
+            status: s.status,
+            occurred_at: s.timestamp,
+            error: s.error.clone(),
+            pricing: s.pricing.clone(),
+        };
+        let mut outcome = self.advance_status(info, &stored).await?;
+        if matches!(outcome, Outcome::Missing) && self.lock_wamid(info, &s.wamid).await? {
+            // Under the lock, a concurrent send that committed meanwhile is visible.
+            outcome = self.advance_status(info, &stored).await?;
+        }
+        match outcome {
+            Outcome::Applied => self.summary.statuses_applied += 1,
+            Outcome::Stale => self.summary.statuses_stale += 1,
+            Outcome::Missing => {
+                self.conn
+                    .exec(
+                        "UPDATE status_history SET applied = FALSE \
+                         WHERE number_id = $1 AND wamid = $2 AND status = $3",
+                        args![info.id, s.wamid, s.status],
+                    )
+                    .await?;
+                self.summary.statuses_orphaned += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn advance_status(&mut self, info: &NumberInfo, s: &StoredStatus) -> Result<Outcome> {
+        let e = s.error.as_ref();
+        let p = s.pricing.as_ref();
+        if let Some(sql) = status_update_sql(s.status) {
+            let row = self
+                .conn
+                .opt(
+                    &sql,
+                    args![
+                        s.number,
+                        s.wamid,
+                        s.status,
+                        s.occurred_at,
+                        e.map(|e| e.code),
+                        e.map(|e| e.title.as_str()),
+                        e.and_then(|e| e.details.as_deref()),
+                        p.and_then(|p| p.billable),
+                        p.and_then(|p| p.model.as_deref()),
+                        p.and_then(|p| p.kind.as_deref()),
+                        p.and_then(|p| p.category.as_deref()),
+                    ],
+                )
+                .await?;
+            if let Some(row) = row {
+                let conversation = ConversationId::new(row.i64("conversation_id")?);
+                self.emit(
+                    info.workspace,
+                    EventKind::MessageStatus,
+                    Some(&s.number),
+                    Some(conversation),
+                    None,
+                    Some(&s.wamid),
+                    json!({ "status": s.status, "error_code": e.map(|e| e.code) }),
+                );
+                return Ok(Outcome::Applied);
+            }
+        }
+        let exists = self
+            .conn
+            .opt(
+                "SELECT id FROM messages WHERE number_id = $1 AND wamid = $2",
+                args![s.number, s.wamid],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(Outcome::Missing);
+        }
+        // Meta sends `pricing` on only one of delivered/read; keep it even from a stale status.
+        if let Some(p) = p {
+            self.conn
+                .exec(
+                    "UPDATE messages SET pricing_billable = COALESCE($3, pricing_billable), \
+                       pricing_model = COALESCE($4, pricing_model), pricing_type = COALESCE($5, pricing_type), \
+                       pricing_category = COALESCE($6, pricing_category) \
+                     WHERE number_id = $1 AND wamid = $2",
+                    args![
+                        s.number,
+                        s.wamid,
+                        p.billable,
+                        p.model.as_deref(),
+                        p.kind.as_deref(),
+                        p.category.as_deref()
+                    ],
+                )
+                .await?;
+        }
+        Ok(Outcome::Stale)
+    }
+
+    /// PostgreSQL: serialises "park a status whose message is missing" against "store the
+    /// message and replay parked statuses" for one wamid across processes, so neither misses
+    /// the other (a transaction-scoped advisory lock; no-op on SQLite, whose writers are
+    /// serialised anyway). Returns whether a lock was taken.
+    async fn lock_wamid(&mut self, info: &NumberInfo, wamid: &Wamid) -> Result<bool> {
+        if self.conn.dialect() != Dialect::Postgres {
+            return Ok(false);
+        }
+        self.conn
+            .exec(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+                args![info.id, wamid],
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Applies statuses that arrived before their message.
+    async fn replay_orphan_statuses(&mut self, info: &NumberInfo, wamid: &Wamid) -> Result<()> {
+        let rows = self
+            .conn
+            .all(
+                "SELECT number_id, wamid, status, occurred_at, error_code, error_title, error_details, \
+                   pricing_billable, pricing_model, pricing_type, pricing_category \
+                 FROM status_history WHERE number_id = $1 AND wamid = $2 AND NOT applied \
+                 ORDER BY occurred_at",
+                args![info.id, wamid],
+            )
+            .await?;
+        for row in rows {
+            let s = stored_status(&row)?;
+            self.replay_status(info, &s).await?;
+        }
+        Ok(())
+    }
+
+    async fn replay_status(&mut self, info: &NumberInfo, s: &StoredStatus) -> Result<()> {
+        match self.advance_status(info, s).await? {
+            Outcome::Missing => return Ok(()),
+            Outcome::Applied => self.summary.statuses_applied += 1,
+            Outcome::Stale => {}
+        }
+        self.conn
+            .exec(
+                "UPDATE status_history SET applied = TRUE WHERE number_id = $1 AND wamid = $2 AND status = $3",
+                args![s.number, s.wamid, s.status],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// PostgreSQL only: parked statuses and patches whose message another process committed
+    /// meanwhile (see `RECONCILE_WINDOW_MS`).
+    pub(super) async fn reconcile_recent(&mut self, since: Timestamp) -> Result<()> {
+        let rows = self
+            .conn
+            .all(
+                "SELECT s.number_id, s.wamid, s.status, s.occurred_at, s.error_code, s.error_title, \
+                   s.error_details, s.pricing_billable, s.pricing_model, s.pricing_type, s.pricing_category \
+                 FROM status_history s JOIN messages m ON m.number_id = s.number_id AND m.wamid = s.wamid \
+                 WHERE NOT s.applied AND s.received_at > $1 ORDER BY s.occurred_at LIMIT 500",
+                args![since],
+            )
+            .await?;
+        for row in rows {
+            let s = stored_status(&row)?;
+            if let Some(info) = self.number_info(&s.number).await? {
+                self.replay_status(&info, &s).await?;
+            }
+        }
+        let rows = self
+            .conn
+            .all(
+                "SELECT DISTINCT p.number_id, p.target_wamid FROM message_patches p \
+                 JOIN messages m ON m.number_id = p.number_id AND m.wamid = p.target_wamid \
+                 WHERE NOT p.applied AND p.received_at > $1 LIMIT 500",
+                args![since],
+            )
+            .await?;
+        for row in rows {
+            let number: PhoneNumberId = row.parse("number_id")?;
+            let target: Wamid = row.parse("target_wamid")?;
+            if let Some(info) = self.number_info(&number).await? {
+                self.replay_pending_patches(&info, &target).await?;
+            }
+        }
+        Ok(())
+    }
+
+    // --- edits, revokes, history media ---------------------------------------------------
+
+    pub(super) async fn edit(&mut self, info: &NumberInfo, e: &MessageEdit) -> Result<()> {
+        let patch = Patch {
+            kind: PatchKind::Edit,
+            id: e.wamid.as_str().to_owned(),
+            target: e.original.clone(),
+            author: Some(e.author),
+            occurred_at: e.timestamp,
+            content: Some(e.content.clone()),
+        };
+        self.new_patch(info, patch).await
+    }
+
+    pub(super) async fn revoke(&mut self, info: &NumberInfo, r: &MessageRevoke) -> Result<()> {
+        let patch = Patch {
+            kind: PatchKind::Revoke,
+            id: r.wamid.as_str().to_owned(),
+            target: r.original.clone(),
+            author: Some(r.author),
+            occurred_at: r.timestamp,
+            content: None,
+        };
+        self.new_patch(info, patch).await
+    }
+
+    pub(super) async fn history_media(
+        &mut self,
+        info: &NumberInfo,
+        m: &HistoryMedia,
+    ) -> Result<()> {
+        let patch = Patch {
+            kind: PatchKind::Media,
+            id: m.wamid.as_str().to_owned(),
+            target: m.wamid.clone(),
+            author: None,
+            occurred_at: m.timestamp,
+            content: Some(m.content.clone()),
+        };
+        self.app_activity(&info.id, self.received_at);
+        self.new_patch(info, patch).await
+    }
+
+    async fn new_patch(&mut self, info: &NumberInfo, p: Patch) -> Result<()> {
+        if p.author == Some(Author::BusinessApp) {
+            self.app_activity(&info.id, p.occurred_at);
+        }
+        let c = p.content.as_ref();
+        let media = c.and_then(|c| c.media.as_ref());
+        let new = self
+            .conn
+            .exec(
+                "INSERT INTO message_patches (number_id, kind, patch_id, target_wamid, author, occurred_at, \
+                   received_at, content_kind, body, media_id, media_mime, media_sha256, media_filename, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (number_id, kind, patch_id) DO NOTHING",
+                args![
+                    info.id,
+                    p.kind.as_str(),
+                    p.id,
+                    p.target,
+                    p.author.map(author_str),
+                    p.occurred_at,
+                    self.received_at,
+                    c.map(|c| c.kind.as_str()),
+                    c.and_then(|c| c.body.as_deref()),
+                    media.and_then(|m| m.id.as_ref()),
+                    media.and_then(|m| m.mime_type.as_deref()),
+                    media.and_then(|m| m.sha256.as_deref()),
+                    media.and_then(|m| m.filename.as_deref()),
+                    c.and_then(|c| c.payload.as_ref()).map(RawJson::as_str),
+                ],
+            )
+            .await?;
+        if new == 0 {
+            self.summary.patches_duplicate += 1;
+            return Ok(());
+        }
+        match self.apply_patch(info, &p).await? {
+            Outcome::Applied => self.summary.patches_applied += 1,
+            Outcome::Stale => self.summary.patches_stale += 1,
+            Outcome::Missing => {
+                self.conn
+                    .exec(
+                        "UPDATE message_patches SET applied = FALSE \
+                         WHERE number_id = $1 AND kind = $2 AND patch_id = $3",
+                        args![info.id, p.kind.as_str(), p.id],
+                    )
+                    .await?;
+                self.pending_patches = true;
+                self.summary.patches_pending += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_patch(&mut self, info: &NumberInfo, p: &Patch) -> Result<Outcome> {
+        let c = p.content.as_ref();
+        let media = c.and_then(|c| c.media.as_ref());
+        let kind = c.map(|c| c.kind.as_str());
+        let body = c.and_then(|c| c.body.as_deref());
+        let media_id = media.and_then(|m| m.id.as_ref());
+        let mime = media.and_then(|m| m.mime_type.as_deref());
+        let sha = media.and_then(|m| m.sha256.as_deref());
+        let filename = media.and_then(|m| m.filename.as_deref());
+        let payload = c.and_then(|c| c.payload.as_ref()).map(RawJson::as_str);
+        let (row, event) = match p.kind {
+            // The newest edit wins, whatever order edits arrive in.
+            PatchKind::Edit => (
+                self.conn
+                    .opt(
+                        "UPDATE messages SET kind = COALESCE($3, kind), body = $4, media_id = $5, \
+                           media_mime = $6, media_sha256 = $7, media_filename = $8, payload = $9, edited_at = $10 \
+                         WHERE number_id = $1 AND wamid = $2 AND (edited_at IS NULL OR edited_at <= $10) \
+                         RETURNING conversation_id",
+                        args![info.id, p.target, kind, body, media_id, mime, sha, filename, payload, p.occurred_at],
+                    )
+                    .await?,
+                EventKind::MessageEdited,
+            ),
+            PatchKind::Revoke => (
+                self.conn
+                    .opt(
+                        "UPDATE messages SET revoked_at = $3 \
+                         WHERE number_id = $1 AND wamid = $2 AND revoked_at IS NULL \
+                         RETURNING conversation_id",
+                        args![info.id, p.target, p.occurred_at],
+                    )
+                    .await?,
+                EventKind::MessageRevoked,
+            ),
+            // Only a placeholder takes history media; a message that has content keeps it.
+            PatchKind::Media => (
+                self.conn
+                    .opt(
+                        "UPDATE messages SET kind = COALESCE($3, kind), body = COALESCE($4, body), \
+                           media_id = $5, media_mime = $6, media_sha256 = $7, media_filename = $8, \
+                           payload = COALESCE($9, payload) \
+                         WHERE number_id = $1 AND wamid = $2 AND kind = 'media_placeholder' \
+                         RETURNING conversation_id",
+                        args![info.id, p.target, kind, body, media_id, mime, sha, filename, payload],
+                    )
+                    .await?,
+                EventKind::MessageMedia,
+            ),
+        };
+        if let Some(row) = row {
+            let conversation = ConversationId::new(row.i64("conversation_id")?);
+            self.emit(
+                info.workspace,
+                event,
+                Some(&info.id),
+                Some(conversation),
+                None,
+                Some(&p.target),
+                json!({ "by": p.author.map(author_str) }),
+            );
+            return Ok(Outcome::Applied);
+        }
+        let exists = self
+            .conn
+            .opt(
+                "SELECT id FROM messages WHERE number_id = $1 AND wamid = $2",
+                args![info.id, p.target],
+            )
+            .await?
+            .is_some();
+        Ok(if exists {
+            Outcome::Stale
+        } else {
+            Outcome::Missing
+        })
+    }
+
+    /// Applies patches that arrived before the message `wamid`, oldest first.
+    async fn replay_pending_patches(&mut self, info: &NumberInfo, wamid: &Wamid) -> Result<()> {
+        let rows = self
+            .conn
+            .all(
+                "SELECT id, kind, patch_id, target_wamid, author, occurred_at, content_kind, body, media_id, \
+                   media_mime, media_sha256, media_filename, payload \
+                 FROM message_patches WHERE number_id = $1 AND target_wamid = $2 AND NOT applied \
+                 ORDER BY occurred_at, id",
+                args![info.id, wamid],
+            )
+            .await?;
+        for row in rows {
+            let id = row.i64("id")?;
+            if let Some(p) = stored_patch(&row)? {
+                match self.apply_patch(info, &p).await? {
+                    Outcome::Missing => continue,
+                    Outcome::Applied => self.summary.patches_applied += 1,
+                    Outcome::Stale => {}
+                }
+            }
+            self.conn
+                .exec(
+                    "UPDATE message_patches SET applied = TRUE WHERE id = $1",
+                    args![id],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    // --- history -------------------------------------------------------------------------
+
+    pub(super) async fn history_chunk(
+        &mut self,
+        info: &NumberInfo,
+        h: &HistoryChunk,
+    ) -> Result<()> {
+        let chunk_new = self
+            .conn
+            .exec(
+                "INSERT INTO history_chunks (number_id, phase, chunk_order, progress, received_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number_id, phase, chunk_order) DO NOTHING",
+                args![info.id, h.phase, h.chunk_order, h.progress, self.received_at],
+            )
+            .await?
+            == 1;
+        let mut inserted: u64 = 0;
+        for m in &h.messages {
+            let new = NewMessage {
+                wamid: &m.wamid,
+                direction: m.direction,
+                origin: Origin::HistoryImport,
+                sender: None,
+                content: &m.content,
+                timestamp: m.timestamp,
+                status: m.status,
+                error: None,
+            };
+            if self.store_message(info, &m.customer, new).await?.is_some() {
+                inserted += 1;
+                self.summary.history_inserted += 1;
+            } else {
+                self.summary.history_duplicate += 1;
+            }
+        }
+        if chunk_new {
+            self.summary.history_chunks += 1;
+        } else {
+            self.summary.history_chunks_duplicate += 1;
+        }
+        self.app_activity(&info.id, self.received_at);
+        let row = self
+            .conn
+            .one(
+                "INSERT INTO sync_jobs (number_id, kind, state, phase, chunk_order, progress, chunks_received, \
+                   items_received, last_event_at) \
+                 VALUES ($1, 'history', $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (number_id, kind) DO UPDATE SET \
+                   state = CASE WHEN sync_jobs.state = 'complete' OR excluded.progress >= 100 \
+                                THEN 'complete' ELSE 'in_progress' END, \
+                   phase = CASE WHEN excluded.progress >= sync_jobs.progress THEN excluded.phase ELSE sync_jobs.phase END, \
+                   chunk_order = CASE WHEN excluded.progress >= sync_jobs.progress \
+                                      THEN excluded.chunk_order ELSE sync_jobs.chunk_order END, \
+                   progress = CASE WHEN excluded.progress > sync_jobs.progress THEN excluded.progress ELSE sync_jobs.progress END, \
+                   chunks_received = sync_jobs.chunks_received + excluded.chunks_received, \
+                   items_received = sync_jobs.items_received + excluded.items_received, \
+                   last_event_at = CASE WHEN sync_jobs.last_event_at IS NULL OR excluded.last_event_at > sync_jobs.last_event_at \
+                                        THEN excluded.last_event_at ELSE sync_jobs.last_event_at END \
+                 RETURNING state, progress",
+                args![
+                    info.id,
+                    if h.progress >= 100 { SyncState::Complete } else { SyncState::InProgress },
+                    h.phase,
+                    h.chunk_order,
+                    h.progress,
+                    i64::from(chunk_new),
+                    inserted,
+                    self.received_at,
+                ],
+            )
+            .await?;
+        if chunk_new || inserted > 0 {
+            self.emit(
+                info.workspace,
+                EventKind::SyncProgress,
+                Some(&info.id),
+                None,
+                None,
+                None,
+                json!({
+                    "kind": "history",
+                    "state": row.str("state")?,
+                    "progress": row.i64("progress")?,
+                    "phase": h.phase,
+                    "chunk_order": h.chunk_order,
+                    "imported": inserted,
+                }),
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) async fn history_declined(
+        &mut self,
+        info: &NumberInfo,
+        d: &HistoryDeclined,
+    ) -> Result<()> {
+        self.summary.history_declined += 1;
+        self.app_activity(&info.id, self.received_at);
+        let before = self
+            .conn
+            .opt(
+                "SELECT state FROM sync_jobs WHERE number_id = $1 AND kind = 'history'",
+                args![info.id],
+            )
+            .await?
+            .map(|r| r.str("state"))
+            .transpose()?;
+        if matches!(before.as_deref(), Some("declined" | "complete")) {
+            return Ok(());
+        }
+        self.conn
+            .exec(
+                "INSERT INTO sync_jobs (number_id, kind, state, progress, chunks_received, items_received, \
+                   last_event_at, error_code, error_title, error_details) \
+                 VALUES ($1, 'history', 'declined', 0, 0, 0, $2, $3, $4, $5) \
+                 ON CONFLICT (number_id, kind) DO UPDATE SET state = 'declined', \
+                   last_event_at = excluded.last_event_at, error_code = excluded.error_code, \
+                   error_title = excluded.error_title, error_details = excluded.error_details",
+                args![
+                    info.id,
+                    self.received_at,
+                    d.error.code,
+                    d.error.title,
+                    d.error.details
+                ],
+            )
+            .await?;
+        self.emit(
+            info.workspace,
+            EventKind::SyncProgress,
+            Some(&info.id),
+            None,
+            None,
+            None,
+            json!({ "kind": "history", "state": "declined", "error_code": d.error.code }),
+        );
+        Ok(())
+    }
+}

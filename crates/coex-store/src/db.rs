@@ -1,0 +1,381 @@
+//! The dialect-neutral query layer: one code path runs on SQLite and PostgreSQL.
+//!
+//! Both backends accept `$1`-style parameters, `ON CONFLICT`, `RETURNING` and the same DML we
+//! use, so every statement is written once. [`Conn`] wraps either connection type and binds
+//! [`Arg`] values (typed, so PostgreSQL gets typed NULLs); [`Row`] decodes by column name.
+//! Where the dialects truly differ (row locks, `NOTIFY`) the caller asks [`Conn::dialect`].
+
+use std::str::FromStr;
+
+use coex_core::model::{
+    ArchiveId, ContactId, ConversationId, Direction, EventKind, EventSeq, MessageId, MessageStatus,
+    MessagingTier, NumberKind, NumberState, Origin, SyncKind, SyncState, Timestamp, WorkspaceId,
+};
+use coex_core::{Bsuid, MediaId, PhoneNumber, PhoneNumberId, RequestId, WabaId, Wamid};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{Postgres, Row as _, Sqlite};
+
+use crate::StoreError;
+
+/// Which SQL dialect a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// One bind value. `None` inside a variant is a NULL of that type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
+    Bool(Option<bool>),
+    Blob(&'a [u8]),
+}
+
+/// Values that bind as one [`Arg`].
+pub(crate) trait ToArg {
+    /// The NULL of this value's SQL type (for `Option::None`).
+    const NULL: Arg<'static>;
+    fn to_arg(&self) -> Arg<'_>;
+}
+
+impl<T: ToArg + ?Sized> ToArg for &T {
+    const NULL: Arg<'static> = T::NULL;
+    fn to_arg(&self) -> Arg<'_> {
+        (**self).to_arg()
+    }
+}
+
+impl<T: ToArg> ToArg for Option<T> {
+    const NULL: Arg<'static> = T::NULL;
+    fn to_arg(&self) -> Arg<'_> {
+        match self {
+            Some(v) => v.to_arg(),
+            None => T::NULL,
+        }
+    }
+}
+
+macro_rules! int_arg {
+    ($($t:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
+        impl ToArg for $t {
+            const NULL: Arg<'static> = Arg::Int(None);
+            fn to_arg(&self) -> Arg<'_> {
+                let $v = *self;
+                Arg::Int(Some($e))
+            }
+        }
+    )+};
+}
+
+int_arg! {
+    i64 => |v| v,
+    u8 => |v| i64::from(v),
+    u32 => |v| i64::from(v),
+    Timestamp => |v| v.as_millis(),
+    WorkspaceId => |v| v.get(),
+    ContactId => |v| v.get(),
+    ConversationId => |v| v.get(),
+    MessageId => |v| v.get(),
+    ArchiveId => |v| v.get(),
+    EventSeq => |v| v.get(),
+}
+
+impl ToArg for u64 {
+    const NULL: Arg<'static> = Arg::Int(None);
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(Some(i64::try_from(*self).unwrap_or(i64::MAX)))
+    }
+}
+
+impl ToArg for bool {
+    const NULL: Arg<'static> = Arg::Bool(None);
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Bool(Some(*self))
+    }
+}
+
+impl ToArg for str {
+    const NULL: Arg<'static> = Arg::Text(None);
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Text(Some(self))
+    }
+}
+
+impl ToArg for String {
+    const NULL: Arg<'static> = Arg::Text(None);
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Text(Some(self))
+    }
+}
+
+impl ToArg for [u8] {
+    const NULL: Arg<'static> = Arg::Blob(&[]);
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Blob(self)
+    }
+}
+
+macro_rules! text_arg {
+    ($($t:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
+        impl ToArg for $t {
+            const NULL: Arg<'static> = Arg::Text(None);
+            fn to_arg(&self) -> Arg<'_> {
+                let $v = self;
+                Arg::Text(Some($e))
+            }
+        }
+    )+};
+}
+
+text_arg! {
+    Wamid => |v| v.as_str(),
+    PhoneNumberId => |v| v.as_str(),
+    WabaId => |v| v.as_str(),
+    MediaId => |v| v.as_str(),
+    RequestId => |v| v.as_str(),
+    Bsuid => |v| v.as_str(),
+    PhoneNumber => |v| v.digits(),
+    MessageStatus => |v| v.as_str(),
+    Direction => |v| v.as_str(),
+    Origin => |v| v.as_str(),
+    NumberKind => |v| v.as_str(),
+    MessagingTier => |v| v.as_str(),
+    NumberState => |v| v.as_str(),
+    SyncKind => |v| v.as_str(),
+    SyncState => |v| v.as_str(),
+    EventKind => |v| v.as_str(),
+}
+
+/// `args![a, b, c]`: a slice of bind values, in `$1, $2, ...` order.
+macro_rules! args {
+    ($($e:expr),* $(,)?) => {
+        &[$($crate::db::ToArg::to_arg(&$e)),*][..]
+    };
+}
+pub(crate) use args;
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for a in $args {
+            q = match *a {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Blob(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// A connection (plain, pooled or inside a transaction) of either backend.
+pub(crate) enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Pg(&'c mut PgConnection),
+}
+
+impl Conn<'_> {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Pg(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub(crate) async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        Ok(match self {
+            Self::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(sql), args)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+            Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub(crate) async fn opt(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Self::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(sql), args)
+                .fetch_optional(&mut **c)
+                .await?
+                .map(Row::Sqlite),
+            Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
+                .fetch_optional(&mut **c)
+                .await?
+                .map(Row::Pg),
+        })
+    }
+
+    pub(crate) async fn one(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Row, StoreError> {
+        Ok(match self {
+            Self::Sqlite(c) => Row::Sqlite(
+                bind_all!(sqlx::query::<Sqlite>(sql), args)
+                    .fetch_one(&mut **c)
+                    .await?,
+            ),
+            Self::Pg(c) => Row::Pg(
+                bind_all!(sqlx::query::<Postgres>(sql), args)
+                    .fetch_one(&mut **c)
+                    .await?,
+            ),
+        })
+    }
+
+    pub(crate) async fn all(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Self::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(sql), args)
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(Row::Pg)
+                .collect(),
+        })
+    }
+}
+
+/// A transaction of either backend; dropped without [`Tx::commit`] it rolls back.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Pg(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Sqlite(t) => Conn::Sqlite(t),
+            Self::Pg(t) => Conn::Pg(t),
+        }
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(t) => t.commit().await?,
+            Self::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A pooled connection of either backend, for reads.
+pub(crate) enum Pooled {
+    Sqlite(PoolConnection<Sqlite>),
+    Pg(PoolConnection<Postgres>),
+}
+
+impl Pooled {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Sqlite(c) => Conn::Sqlite(c),
+            Self::Pg(c) => Conn::Pg(c),
+        }
+    }
+}
+
+/// One result row of either backend.
+pub(crate) enum Row {
+    Sqlite(SqliteRow),
+    Pg(PgRow),
+}
+
+/// Types both backends decode.
+pub(crate) trait Decodable:
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+{
+}
+
+impl<T> Decodable for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+{
+}
+
+impl Row {
+    pub(crate) fn get<T: Decodable>(&self, col: &str) -> Result<T, StoreError> {
+        let r = match self {
+            Self::Sqlite(r) => r.try_get(col),
+            Self::Pg(r) => r.try_get(col),
+        };
+        r.map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+    }
+
+    pub(crate) fn i64(&self, col: &str) -> Result<i64, StoreError> {
+        self.get(col)
+    }
+
+    pub(crate) fn opt_i64(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        self.get(col)
+    }
+
+    pub(crate) fn str(&self, col: &str) -> Result<String, StoreError> {
+        self.get(col)
+    }
+
+    pub(crate) fn opt_str(&self, col: &str) -> Result<Option<String>, StoreError> {
+        self.get(col)
+    }
+
+    pub(crate) fn bool(&self, col: &str) -> Result<bool, StoreError> {
+        self.get(col)
+    }
+
+    pub(crate) fn ts(&self, col: &str) -> Result<Timestamp, StoreError> {
+        self.i64(col).map(Timestamp::from_millis)
+    }
+
+    pub(crate) fn opt_ts(&self, col: &str) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.opt_i64(col)?.map(Timestamp::from_millis))
+    }
+
+    /// A non-null text column parsed into a domain type.
+    pub(crate) fn parse<T>(&self, col: &str) -> Result<T, StoreError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let s = self.str(col)?;
+        s.parse()
+            .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+    }
+
+    /// A nullable text column parsed into a domain type.
+    pub(crate) fn opt_parse<T>(&self, col: &str) -> Result<Option<T>, StoreError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.opt_str(col)? {
+            None => Ok(None),
+            Some(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! [`SqlStore`]: connecting, pooling, transactions with retry, and the [`Store`] impl.
+//!
+//! SQLite gets two pools on one file: a single-connection writer (every write transaction
+//! starts with `BEGIN IMMEDIATE`, so writers queue in-process instead of failing with
+//! `SQLITE_BUSY`, and other processes wait on `busy_timeout`) and a few readers, which WAL lets
+//! run beside the writer. PostgreSQL gets one pool; concurrent transactions from any number of
+//! processes are made safe by the SQL itself (unique keys, conditional updates, row locks) and
+//! a bounded retry of whole batches on serialization failures and deadlocks.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coex_core::model::{
+    ArchiveId, Contact, ContactId, ConversationId, ConversationView, CustomerKey, EventSeq,
+    IngestBatch, Message, NewNumber, Number, NumberEvent, Page, PageRequest, RawWebhook,
+    StatusRecord, StoredEvent, SyncJob, SyncKind, Timestamp, Waba, Workspace, WorkspaceId,
+    WorkspaceSlug,
+};
+use coex_core::{PhoneNumberId, RequestId, WabaId, Wamid};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::db::{Pooled, Tx, args};
+use crate::{
+    ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, apply, migrate,
+    read, setup,
+};
+
+/// Where the store takes "now" from (created/processed times). Tests pass a fixed clock.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Pool and retry settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size; SQLite reader-pool size (SQLite always has one writer).
+    pub max_connections: u32,
+    /// How long an operation waits for a connection before failing with `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a statement waits for another process's write lock.
+    pub busy_timeout: Duration,
+    /// How many times a batch is re-run after a PostgreSQL serialization failure or deadlock.
+    pub max_retries: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(10),
+            max_retries: 8,
+        }
+    }
+}
+
+/// Prepared statements kept per connection: every statement the store issues fits, so none is
+/// re-parsed in steady state.
+const STATEMENT_CACHE: usize = 512;
+
+#[derive(Clone)]
+enum Pools {
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// The store on SQLite or PostgreSQL. Cheap to clone (pools are shared).
+#[derive(Clone)]
+pub struct SqlStore {
+    pools: Pools,
+    clock: Clock,
+    max_retries: u32,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects with default options and applies pending migrations. The backend follows the
+    /// URL: `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, opts: StoreOptions) -> Result<Self> {
+        let pools = if url.starts_with("sqlite:") {
+            Self::open_sqlite(url, &opts).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url, &opts).await?
+        } else {
+            return Err(StoreError::Config(format!(
+                "database URL must start with sqlite: or postgres:// (got {:?})",
+                url.split(':').next().unwrap_or("")
+            )));
+        };
+        Ok(Self {
+            pools,
+            clock: Arc::new(Timestamp::now),
+            max_retries: opts.max_retries,
+        })
+    }
+
+    async fn open_sqlite(url: &str, opts: &StoreOptions) -> Result<Pools> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(opts.busy_timeout)
+            .statement_cache_capacity(STATEMENT_CACHE);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        migrate::sqlite().await?.run(&write).await?;
+        // An in-memory database is private to its connection: read through the writer.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(options)
+                .await?
+        };
+        Ok(Pools::Sqlite { write, read })
+    }
+
+    async fn open_postgres(url: &str, opts: &StoreOptions) -> Result<Pools> {
+        let options = PgConnectOptions::from_str(url)?.statement_cache_capacity(STATEMENT_CACHE);
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        // The migrator takes an advisory lock: processes starting together migrate once.
+        migrate::postgres().await?.run(&pool).await?;
+        Ok(Pools::Postgres(pool))
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pools, waiting for checked-out connections to return.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(p) => p.close().await,
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
+    async fn reader(&self) -> Result<Pooled> {
+        Ok(match &self.pools {
+            Pools::Sqlite { read, .. } => Pooled::Sqlite(read.acquire().await?),
+            Pools::Postgres(p) => Pooled::Pg(p.acquire().await?),
+        })
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a fresh transaction's connection and commits; re-runs
+/// the whole transaction on retryable errors (the bodies are idempotent).
+macro_rules! in_tx {
+    ($self:ident, |$conn:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            let mut tx = $self.begin().await?;
+            let result = {
+                let mut c = tx.conn();
+                let $conn = &mut c;
+                $body.await
+            };
+            let result = match result {
+                Ok(v) => tx.commit().await.map(|()| v),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if e.is_retryable() && attempt < $self.max_retries => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "retrying store transaction");
+                    // A short, growing pause lets the competing transaction finish.
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 3)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Runs `$body` on a pooled read connection.
+macro_rules! reading {
+    ($self:ident, |$conn:ident| $body:expr) => {{
+        let mut pooled = $self.reader().await?;
+        let mut c = pooled.conn();
+        let $conn = &mut c;
+        $body.await
+    }};
+}
+
+impl Store for SqlStore {
+    async fn ensure_workspace(&self, slug: &WorkspaceSlug, name: &str) -> Result<Workspace> {
+        let now = self.now();
+        in_tx!(self, |c| setup::ensure_workspace(c, slug, name, now))
+    }
+
+    async fn upsert_waba(
+        &self,
+        workspace: WorkspaceId,
+        waba: &WabaId,
+        name: Option<&str>,
+    ) -> Result<Waba> {
+        let now = self.now();
+        in_tx!(self, |c| setup::upsert_waba(c, workspace, waba, name, now))
+    }
+
+    async fn upsert_number(&self, number: &NewNumber) -> Result<Number> {
+        let now = self.now();
+        in_tx!(self, |c| setup::upsert_number(c, number, now))
+    }
+
+    async fn record_sync_request(
+        &self,
+        number: &PhoneNumberId,
+        kind: SyncKind,
+        request_id: &RequestId,
+        at: Timestamp,
+    ) -> Result<SyncJob> {
+        in_tx!(self, |c| setup::record_sync_request(
+            c, number, kind, request_id, at
+        ))
+    }
+
+    async fn archive_webhook(&self, raw: &RawWebhook) -> Result<ArchiveId> {
+        in_tx!(self, |c| async {
+            let row = c
+                .one(
+                    "INSERT INTO webhook_archive (received_at, signature_ok, body, processed_at) \
+                     VALUES ($1, $2, $3, NULL) RETURNING id",
+                    args![raw.received_at, raw.signature_ok, raw.body.as_slice()],
+                )
+                .await?;
+            Ok(ArchiveId::new(row.i64("id")?))
+        })
+    }
+
+    async fn apply_batch(&self, batch: &IngestBatch) -> Result<BatchOutcome> {
+        let now = self.now();
+        in_tx!(self, |c| apply::run(c, batch, now))
+    }
+
+    async fn pending_archives(
+        &self,
+        after: Option<ArchiveId>,
+        limit: u32,
+    ) -> Result<Vec<ArchivedWebhook>> {
+        reading!(self, |c| read::pending_archives(c, after, limit))
+    }
+
+    async fn get_archive(&self, id: ArchiveId) -> Result<ArchivedWebhook> {
+        reading!(self, |c| read::get_archive(c, id))
+    }
+
+    async fn list_numbers(&self, workspace: Option<WorkspaceId>) -> Result<Vec<Number>> {
+        reading!(self, |c| read::list_numbers(c, workspace))
+    }
+
+    async fn get_number(&self, id: &PhoneNumberId) -> Result<Number> {
+        reading!(self, |c| read::get_number(c, id))
+    }
+
+    async fn number_events(&self, number: &PhoneNumberId, limit: u32) -> Result<Vec<NumberEvent>> {
+        reading!(self, |c| read::number_events(c, number, limit))
+    }
+
+    async fn list_conversations(
+        &self,
+        number: &PhoneNumberId,
+        page: PageRequest,
+    ) -> Result<Page<ConversationView>> {
+        reading!(self, |c| read::list_conversations(c, number, page))
+    }
+
+    async fn get_conversation(&self, id: ConversationId) -> Result<ConversationView> {
+        reading!(self, |c| read::get_conversation(c, id))
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        page: PageRequest,
+    ) -> Result<Page<Message>> {
+        reading!(self, |c| read::list_messages(c, conversation, page))
+    }
+
+    async fn get_message(&self, number: &PhoneNumberId, wamid: &Wamid) -> Result<Message> {
+        reading!(self, |c| read::get_message(c, number, wamid))
+    }
+
+    async fn status_history(
+        &self,
+        number: &PhoneNumberId,
+        wamid: &Wamid,
+    ) -> Result<Vec<StatusRecord>> {
+        reading!(self, |c| read::status_history(c, number, wamid))
+    }
+
+    async fn get_contact(&self, id: ContactId) -> Result<Contact> {
+        reading!(self, |c| read::get_contact(c, id))
+    }
+
+    async fn find_contact(
+        &self,
+        workspace: WorkspaceId,
+        key: &CustomerKey,
+    ) -> Result<Option<Contact>> {
+        reading!(self, |c| read::find_contact(c, workspace, key))
+    }
+
+    async fn sync_progress(&self, number: &PhoneNumberId) -> Result<Vec<SyncJob>> {
+        reading!(self, |c| read::sync_progress(c, number))
+    }
+
+    async fn events_after(
+        &self,
+        workspace: WorkspaceId,
+        after: EventSeq,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        reading!(self, |c| read::events_after(c, workspace, after, limit))
+    }
+
+    async fn change_errors(&self, after: i64, limit: u32) -> Result<Vec<ChangeErrorRecord>> {
+        reading!(self, |c| read::change_errors(c, after, limit))
+    }
+}

@@ -1,0 +1,169 @@
+//! Status webhooks: forward-only, deduplicated, parked while their message is unknown.
+
+use coex_core::model::*;
+use coex_store::Store;
+
+use crate::harness::*;
+
+const BOB: &str = "4915123456789";
+
+both!(late_delivered_never_overwrites_read, |db| async {
+    db.fixture().await;
+    db.apply(vec![sent("wamid.s1", by_phone(BOB), 1_000, "hi")])
+        .await;
+    assert_eq!(
+        db.message("wamid.s1").await.status,
+        Some(MessageStatus::Pending)
+    );
+
+    let s = db
+        .apply(vec![
+            status("wamid.s1", MessageStatus::Sent, 1_001),
+            status("wamid.s1", MessageStatus::Read, 1_005),
+        ])
+        .await;
+    assert_eq!(s.statuses_applied, 2);
+    let s = db
+        .apply(vec![status("wamid.s1", MessageStatus::Delivered, 1_003)])
+        .await;
+    assert_eq!((s.statuses_applied, s.statuses_stale), (0, 1));
+    let m = db.message("wamid.s1").await;
+    assert_eq!(m.status, Some(MessageStatus::Read));
+    assert_eq!(m.status_at, Some(t(1_005)));
+
+    // Redelivery of a known (wamid, status) is a duplicate, not even stale.
+    let s = db
+        .apply(vec![status("wamid.s1", MessageStatus::Read, 1_005)])
+        .await;
+    assert_eq!(s.statuses_duplicate, 1);
+
+    let history = db
+        .store
+        .status_history(&number(), &w("wamid.s1"))
+        .await
+        .unwrap();
+    let seen: Vec<_> = history.iter().map(|h| h.status).collect();
+    assert_eq!(
+        seen,
+        [
+            MessageStatus::Sent,
+            MessageStatus::Delivered,
+            MessageStatus::Read
+        ]
+    );
+});
+
+both!(read_without_delivered_and_pricing_from_either, |db| async {
+    db.fixture().await;
+    db.apply(vec![sent("wamid.s2", by_phone(BOB), 1_000, "hi")])
+        .await;
+    let mut read = status("wamid.s2", MessageStatus::Read, 1_010);
+    let Ingest::Status(ref mut r) = read else {
+        unreachable!()
+    };
+    r.pricing = None;
+    let mut delivered = status("wamid.s2", MessageStatus::Delivered, 1_005);
+    let Ingest::Status(ref mut d) = delivered else {
+        unreachable!()
+    };
+    d.pricing = Some(Pricing {
+        billable: Some(true),
+        model: Some("PMP".into()),
+        kind: Some("regular".into()),
+        category: Some("marketing".into()),
+    });
+    db.apply(vec![read]).await;
+    let s = db.apply(vec![delivered]).await;
+    assert_eq!(s.statuses_stale, 1);
+    let m = db.message("wamid.s2").await;
+    assert_eq!(m.status, Some(MessageStatus::Read));
+    let p = m.pricing.expect("pricing from the stale delivered is kept");
+    assert_eq!(p.category.as_deref(), Some("marketing"));
+    assert_eq!(p.billable, Some(true));
+});
+
+both!(failed_is_terminal, |db| async {
+    db.fixture().await;
+    db.apply(vec![
+        sent("wamid.f1", by_phone(BOB), 1_000, "a"),
+        sent("wamid.f2", by_phone(BOB), 1_000, "b"),
+    ])
+    .await;
+    let mut failed = status("wamid.f1", MessageStatus::Failed, 1_002);
+    let Ingest::Status(ref mut f) = failed else {
+        unreachable!()
+    };
+    f.error = Some(MetaError {
+        code: 131_049,
+        title: "healthy ecosystem".into(),
+        details: Some("not delivered".into()),
+    });
+    let s = db
+        .apply(vec![status("wamid.f1", MessageStatus::Sent, 1_001), failed])
+        .await;
+    assert_eq!(s.statuses_applied, 2);
+    let s = db
+        .apply(vec![status("wamid.f1", MessageStatus::Delivered, 1_003)])
+        .await;
+    assert_eq!(s.statuses_stale, 1);
+    let m = db.message("wamid.f1").await;
+    assert_eq!(m.status, Some(MessageStatus::Failed));
+    assert_eq!(m.error.as_ref().unwrap().code, 131_049);
+
+    // A failure after delivery contradicts it: kept in the history only.
+    db.apply(vec![status("wamid.f2", MessageStatus::Delivered, 1_001)])
+        .await;
+    let s = db
+        .apply(vec![status("wamid.f2", MessageStatus::Failed, 1_002)])
+        .await;
+    assert_eq!(s.statuses_stale, 1);
+    assert_eq!(
+        db.message("wamid.f2").await.status,
+        Some(MessageStatus::Delivered)
+    );
+});
+
+both!(status_before_its_message_waits_for_it, |db| async {
+    let f = db.fixture().await;
+    let s = db
+        .apply(vec![
+            status("wamid.early", MessageStatus::Sent, 1_001),
+            status("wamid.early", MessageStatus::Delivered, 1_002),
+        ])
+        .await;
+    assert_eq!(s.statuses_orphaned, 2);
+    let s = db
+        .apply(vec![sent("wamid.early", by_phone(BOB), 1_000, "hi")])
+        .await;
+    assert_eq!(s.messages_inserted, 1);
+    assert_eq!(s.statuses_applied, 2);
+    let m = db.message("wamid.early").await;
+    assert_eq!(m.status, Some(MessageStatus::Delivered));
+
+    let feed = db
+        .store
+        .events_after(f.ws.id, EventSeq::new(0), 100)
+        .await
+        .unwrap();
+    assert!(feed.iter().any(|e| e.kind == EventKind::MessageStatus
+        && e.wamid.as_ref().map(|w| w.as_str()) == Some("wamid.early")));
+});
+
+both!(statuses_link_phone_and_bsuid, |db| async {
+    let f = db.fixture().await;
+    db.apply(vec![sent("wamid.l1", by_phone(BOB), 1_000, "hi")])
+        .await;
+    let mut st = status("wamid.l1", MessageStatus::Delivered, 1_001);
+    let Ingest::Status(ref mut s) = st else {
+        unreachable!()
+    };
+    s.recipient = Some(by_both("DE.8812", BOB));
+    db.apply(vec![st]).await;
+    let c = db
+        .store
+        .find_contact(f.ws.id, &CustomerKey::Bsuid(bsuid("DE.8812")))
+        .await
+        .unwrap()
+        .expect("linked");
+    assert_eq!(c.phone.unwrap().digits(), BOB);
+});
