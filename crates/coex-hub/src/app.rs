@@ -1,0 +1,79 @@
+//! The hub as one value: build it from a store and settings, then run it on a listener until
+//! the shutdown signal (zero-to-production's `build` / `run_until_stopped`, with the listener
+//! injected so tests bind port 0).
+
+use std::{future::Future, sync::Arc};
+
+use coex_store::SqlStore;
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    http::{self, AppState, WebhookSettings},
+    ingest::{Clock, IngestConfig, Ingestor, fanout},
+};
+
+/// Everything the hub needs besides the store.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    pub webhook: WebhookSettings,
+    pub ingest: IngestConfig,
+}
+
+/// A built, not yet running hub.
+#[derive(Debug)]
+pub struct Hub {
+    state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Hub {
+    pub fn build(store: SqlStore, settings: HubSettings, clock: Clock) -> Self {
+        let ingest = Arc::new(Ingestor::start(store.clone(), settings.ingest, clock));
+        // Why a watch channel: many long-lived tasks (feeds, workers) need to see one flag.
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        Self {
+            state: AppState {
+                webhook: Arc::new(settings.webhook),
+                ingest,
+                store,
+                shutdown,
+            },
+            shutdown_tx,
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests and
+    /// the background workers finish, and returns.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "coex hub listening");
+        let worker = tokio::spawn(fanout::run(
+            self.state.ingest.clone(),
+            self.state.shutdown.clone(),
+        ));
+        let stop = self.shutdown_tx.clone();
+        let app = http::router(self.state.clone());
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Tell feeds and workers first, so open event streams end and the server can
+                // finish its graceful shutdown.
+                let _ = stop.send(true);
+            })
+            .await;
+        let _ = self.shutdown_tx.send(true);
+        if let Err(e) = worker.await {
+            tracing::warn!(error = %e, "fan-out worker ended abnormally");
+        }
+        tracing::info!("coex hub stopped");
+        served
+    }
+}

@@ -1,0 +1,130 @@
+//! The background half of ingest: applies bodies that were archived before their 200
+//! (large history chunks), and replays any verified body left unapplied by a crash.
+//!
+//! Each body is normalised, its history messages are split into transactions of
+//! `fanout_chunk` messages, and the last transaction marks the archive processed. A crash in
+//! between is harmless: the body stays pending and is applied again, and the store
+//! de-duplicates messages by wamid.
+
+use std::{sync::Arc, time::Duration};
+
+use coex_core::model::{ArchiveId, ArchiveInput, HistoryChunk, Ingest, IngestBatch, IngestItem};
+use coex_store::{SqlStore, Store, StoreError};
+use tokio::sync::watch;
+
+use super::{Ingestor, add_summary, events_of};
+
+/// How often pending archives are looked for when nothing signalled (another process on the
+/// same PostgreSQL may have archived them).
+const POLL: Duration = Duration::from_secs(2);
+
+/// Runs until `shutdown` turns true.
+pub async fn run(ingestor: Arc<Ingestor>, mut shutdown: watch::Receiver<bool>) {
+    let signal = ingestor.deferred_signal();
+    loop {
+        match drain_once(&ingestor).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(bodies = n, "applied deferred webhooks");
+                continue;
+            }
+            Err(e) => tracing::warn!(error = %e, "deferred ingest failed; will retry"),
+        }
+        // Why select!: wake on a new deferred body, on the poll interval, or on shutdown —
+        // whichever comes first.
+        tokio::select! {
+            _ = signal.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// Applies every pending archive once; returns how many were applied.
+pub async fn drain_once(ingestor: &Ingestor) -> Result<usize, StoreError> {
+    let store = ingestor.store();
+    let chunk = ingestor.config().fanout_chunk.max(1);
+    let mut after = None;
+    let mut applied = 0;
+    loop {
+        let pending = store.pending_archives(after, 16).await?;
+        let Some(last) = pending.last() else {
+            return Ok(applied);
+        };
+        after = Some(last.id);
+        for archive in pending {
+            let events = events_of(&archive.body, archive.received_at);
+            apply_in_pieces(
+                store,
+                ingestor,
+                archive.id,
+                archive.received_at,
+                events,
+                chunk,
+            )
+            .await?;
+            applied += 1;
+        }
+    }
+}
+
+async fn apply_in_pieces(
+    store: &SqlStore,
+    ingestor: &Ingestor,
+    archive: ArchiveId,
+    received_at: coex_core::model::Timestamp,
+    events: Vec<Ingest>,
+    chunk: usize,
+) -> Result<(), StoreError> {
+    let mut pieces: Vec<Vec<Ingest>> = Vec::new();
+    let mut small = Vec::new();
+    for event in events {
+        match event {
+            Ingest::HistoryChunk(h) if h.messages.len() > chunk => {
+                let HistoryChunk {
+                    number,
+                    phase,
+                    chunk_order,
+                    progress,
+                    messages,
+                } = h;
+                let mut rest = messages;
+                while !rest.is_empty() {
+                    let tail = rest.split_off(rest.len().min(chunk));
+                    pieces.push(vec![Ingest::HistoryChunk(HistoryChunk {
+                        number: number.clone(),
+                        phase,
+                        chunk_order,
+                        progress,
+                        messages: std::mem::replace(&mut rest, tail),
+                    })]);
+                }
+            }
+            other => small.push(other),
+        }
+    }
+    pieces.push(small);
+    let last = pieces.len() - 1;
+    for (i, events) in pieces.into_iter().enumerate() {
+        let batch = IngestBatch {
+            items: vec![IngestItem {
+                received_at,
+                archive: if i == last {
+                    ArchiveInput::Existing(archive)
+                } else {
+                    ArchiveInput::None
+                },
+                events,
+            }],
+        };
+        let outcome = store.apply_batch(&batch).await?;
+        ingestor.count(|t| add_summary(&mut t.store, &outcome.summary));
+        if !outcome.appended.is_empty() {
+            ingestor.notify_feed();
+        }
+    }
+    Ok(())
+}

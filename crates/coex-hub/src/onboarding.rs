@@ -1,0 +1,162 @@
+//! Onboarding a WABA's numbers (spec/cloud-api.md §2.1): subscribe the app to the WABA, read
+//! each number's `is_on_biz_app` and `platform_type` (never `/register`: a coexistence number
+//! is already registered), register it in the store, and — within Meta's 24 h — request the
+//! contacts sync, then the history sync, storing each `request_id`.
+//!
+//! Each sync type can be requested only once per onboarding (2593107) and only within 24 h
+//! (2593108). Both are reported as states to show, never retried.
+
+use coex_core::{
+    PhoneNumber, PhoneNumberId, WabaId,
+    model::{MessagingTier, NewNumber, NumberKind, NumberState, SyncKind, Timestamp, WorkspaceId},
+};
+use coex_meta::graph::{
+    GraphClient, GraphError, MessagingLimitTier, PhoneNumberField, PhoneNumberInfo, PlatformType,
+    SubscribeAppRequest, SyncType,
+};
+use coex_store::{SqlStore, Store, StoreError};
+use serde::Serialize;
+
+/// Why onboarding a WABA or number failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardingError {
+    #[error("Graph API: {0}")]
+    Graph(#[from] GraphError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("number {id} has no usable display phone number ({detail})")]
+    BadNumber { id: PhoneNumberId, detail: String },
+}
+
+/// What happened to one number.
+#[derive(Debug, Clone, Serialize)]
+pub struct NumberOnboarding {
+    pub id: PhoneNumberId,
+    pub kind: NumberKind,
+    /// `Ok(request_id)` or Meta's error, per sync type requested now; empty when the sync was
+    /// already requested earlier or the number is not a coexistence number.
+    pub contacts_sync: Option<Result<String, String>>,
+    pub history_sync: Option<Result<String, String>>,
+}
+
+const FIELDS: &[PhoneNumberField] = &[
+    PhoneNumberField::DisplayPhoneNumber,
+    PhoneNumberField::VerifiedName,
+    PhoneNumberField::IsOnBizApp,
+    PhoneNumberField::PlatformType,
+    PhoneNumberField::Throughput,
+    PhoneNumberField::MessagingLimit,
+];
+
+/// Onboards every number of `waba` into `workspace`.
+pub async fn onboard_waba(
+    graph: &GraphClient,
+    store: &SqlStore,
+    workspace: WorkspaceId,
+    waba: &WabaId,
+    now: Timestamp,
+) -> Result<Vec<NumberOnboarding>, OnboardingError> {
+    store.upsert_waba(workspace, waba, None).await?;
+    graph
+        .subscribe_app(waba, &SubscribeAppRequest::default())
+        .await?;
+    let numbers = graph.waba_phone_numbers(waba, FIELDS).await?;
+    let mut out = Vec::new();
+    for info in numbers.data {
+        out.push(onboard_number(graph, store, waba, info, now).await?);
+    }
+    Ok(out)
+}
+
+/// Registers one number and, for a coexistence number, requests the syncs not yet requested.
+pub async fn onboard_number(
+    graph: &GraphClient,
+    store: &SqlStore,
+    waba: &WabaId,
+    info: PhoneNumberInfo,
+    now: Timestamp,
+) -> Result<NumberOnboarding, OnboardingError> {
+    // The list endpoint may omit fields; ask the number itself when it did.
+    let info = if info.is_on_biz_app.is_none() || info.display_phone_number.is_none() {
+        graph.phone_number(&info.id, FIELDS).await?
+    } else {
+        info
+    };
+    let display = info.display_phone_number.clone().unwrap_or_default();
+    let display_phone = PhoneNumber::parse(&display).map_err(|e| OnboardingError::BadNumber {
+        id: info.id.clone(),
+        detail: e.to_string(),
+    })?;
+    let kind = if info.is_on_biz_app == Some(true)
+        && matches!(info.platform_type, Some(PlatformType::CloudApi))
+    {
+        NumberKind::Coexistence
+    } else {
+        NumberKind::CloudApi
+    };
+    let limit = info
+        .whatsapp_business_manager_messaging_limit
+        .as_ref()
+        .or(info.messaging_limit_tier.as_ref());
+    store
+        .upsert_number(&NewNumber {
+            id: info.id.clone(),
+            waba: waba.clone(),
+            display_phone,
+            verified_name: info.verified_name.clone(),
+            kind,
+            tier: tier(limit),
+            initial_state: NumberState::Connected,
+        })
+        .await?;
+    let mut result = NumberOnboarding {
+        id: info.id.clone(),
+        kind,
+        contacts_sync: None,
+        history_sync: None,
+    };
+    if kind != NumberKind::Coexistence {
+        return Ok(result);
+    }
+    let jobs = store.sync_progress(&info.id).await?;
+    let requested = |k: SyncKind| jobs.iter().any(|j| j.kind == k);
+    // Contacts first, then history: the order Meta documents.
+    for (sync_kind, sync_type) in [
+        (SyncKind::Contacts, SyncType::SmbAppStateSync),
+        (SyncKind::History, SyncType::History),
+    ] {
+        if requested(sync_kind) {
+            continue;
+        }
+        let outcome = match graph.smb_app_data(&info.id, sync_type).await {
+            Ok(resp) => {
+                store
+                    .record_sync_request(&info.id, sync_kind, &resp.request_id, now)
+                    .await?;
+                tracing::info!(number = %info.id, kind = %sync_kind, request_id = %resp.request_id, "sync requested");
+                Ok(resp.request_id.to_string())
+            }
+            Err(e) => {
+                tracing::warn!(number = %info.id, kind = %sync_kind, error = %e, "sync request refused");
+                Err(e.to_string())
+            }
+        };
+        match sync_kind {
+            SyncKind::Contacts => result.contacts_sync = Some(outcome),
+            SyncKind::History => result.history_sync = Some(outcome),
+        }
+    }
+    Ok(result)
+}
+
+/// The store's tier for Meta's limit. The store still names the 2,000 tier by its older
+/// 1,000 name (spec §5.4); both mean "the tier after 250".
+fn tier(limit: Option<&MessagingLimitTier>) -> MessagingTier {
+    match limit {
+        Some(MessagingLimitTier::Tier1K | MessagingLimitTier::Tier2K) => MessagingTier::Tier1k,
+        Some(MessagingLimitTier::Tier10K) => MessagingTier::Tier10k,
+        Some(MessagingLimitTier::Tier100K) => MessagingTier::Tier100k,
+        Some(MessagingLimitTier::TierUnlimited) => MessagingTier::Unlimited,
+        _ => MessagingTier::Tier250,
+    }
+}
