@@ -129,6 +129,11 @@ impl Engine {
         now
     }
 
+    /// The HTTP client webhook attempts and callback checks use.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Wakes the driver (something may be due sooner).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -150,7 +155,12 @@ impl Engine {
                 () = sleep_or_forever(wait) => {}
                 () = self.wake.notified() => {}
                 () = self.clock.changed() => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    // The sender is gone: nobody can stop us any more, so stop now.
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
         }
     }

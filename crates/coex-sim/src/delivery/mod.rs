@@ -12,7 +12,7 @@ pub mod retry;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::SimTime;
 use crate::world::{AttemptJob, Task, World};
@@ -20,7 +20,7 @@ use crate::world::{AttemptJob, Task, World};
 use self::outbox::{MAX_CHANGES_PER_POST, OutChange, envelope};
 
 /// The state of one delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting for its first attempt or a retry.
@@ -123,6 +123,15 @@ impl World {
         }
         let mut by_url: Vec<(Option<String>, Vec<OutChange>)> = Vec::new();
         for change in pending {
+            // An app unsubscribed from the WABA gets none of its webhooks.
+            if self.wabas.get(&change.waba).is_some_and(|w| !w.subscribed) {
+                tracing::debug!(
+                    seq = change.seq,
+                    "dropped: the app is not subscribed to the WABA"
+                );
+                self.outbox.dropped_unsubscribed += 1;
+                continue;
+            }
             let url = self.target_url(&change);
             match by_url.iter_mut().find(|(u, _)| *u == url) {
                 Some((_, list)) => list.push(change),

@@ -44,6 +44,8 @@ pub struct Outbox {
     /// Whether a flush task is queued (one is enough for everything pending).
     pub flush_queued: bool,
     pub next_seq: u64,
+    /// Changes dropped because the app was not subscribed to their WABA.
+    pub dropped_unsubscribed: u64,
 }
 
 /// Builds the envelope for a batch: entries grouped by (WABA, entry time) in first-seen order.

@@ -78,6 +78,7 @@ impl World {
         self.messages.insert(
             wamid.clone(),
             MessageRecord {
+                seq: self.messages.len() as u64 + 1,
                 wamid: wamid.clone(),
                 origin: Origin::App,
                 number: number.clone(),

@@ -125,6 +125,7 @@ impl World {
         self.messages.insert(
             wamid.clone(),
             MessageRecord {
+                seq: self.messages.len() as u64 + 1,
                 wamid: wamid.clone(),
                 origin: Origin::Customer,
                 number: number.clone(),
@@ -203,7 +204,7 @@ impl World {
                     && m.origin != Origin::Customer
                     && m.kind != "reaction"
             })
-            .max_by_key(|m| m.at)
+            .max_by_key(|m| (m.at, m.seq))
             .map(|m| m.wamid.clone())
     }
 
@@ -216,7 +217,7 @@ impl World {
                     && m.origin == Origin::Customer
                     && !matches!(m.kind.as_str(), "reaction" | "edit" | "revoke" | "system")
             })
-            .max_by_key(|m| m.at)
+            .max_by_key(|m| (m.at, m.seq))
             .map(|m| m.wamid.clone())
     }
 

@@ -58,6 +58,8 @@ pub struct Pricing {
 /// One message.
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageRecord {
+    /// Creation order (many messages share a virtual instant when the clock is frozen).
+    pub seq: u64,
     pub wamid: Wamid,
     pub origin: Origin,
     pub number: PhoneNumberId,

@@ -109,6 +109,8 @@ pub struct World {
     pub rng: StdRng,
     pub wabas: BTreeMap<WabaId, Waba>,
     pub numbers: BTreeMap<PhoneNumberId, Number>,
+    /// Number ids in the order the world description gave them (the first is the default).
+    pub number_order: Vec<PhoneNumberId>,
     pub customers: BTreeMap<CustomerKey, Customer>,
     pub templates: BTreeMap<WabaId, Vec<Template>>,
     pub media: MediaStore,
@@ -252,9 +254,16 @@ impl World {
         }
     }
 
+    /// The numbers in the world description's order.
+    pub fn numbers_in_order(&self) -> impl Iterator<Item = &Number> {
+        self.number_order
+            .iter()
+            .filter_map(|id| self.numbers.get(id))
+    }
+
     /// The number a customer talks to when none is named: the first one.
     pub fn default_number(&self) -> Option<PhoneNumberId> {
-        self.numbers.keys().next().cloned()
+        self.number_order.first().cloned()
     }
 
     /// Runs one due task at its instant; an attempt comes back as I/O for the engine.

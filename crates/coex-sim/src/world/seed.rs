@@ -373,7 +373,7 @@ impl World {
             currency: "USD".into(),
             timezone_id: "1".into(),
             limit: MessagingLimit::new(spec.tier),
-            subscribed: false,
+            subscribed: true,
             override_url: None,
             contact_book: BTreeSet::new(),
             contact_book_enabled: spec.contact_book_enabled,
@@ -411,6 +411,7 @@ impl World {
         }
 
         let mut numbers = BTreeMap::new();
+        let mut number_order = Vec::new();
         let mut sched = Scheduler::new();
         for n in &spec.numbers {
             let display = PhoneNumber::parse(&n.display)
@@ -440,6 +441,7 @@ impl World {
                     sent: Vec::new(),
                 }
             });
+            number_order.push(id.clone());
             numbers.insert(
                 id.clone(),
                 Number {
@@ -463,8 +465,14 @@ impl World {
             );
         }
 
+        let mut list = spec.templates.clone();
+        for t in &mut list {
+            if t.id.is_empty() {
+                t.id = ids.digits(16);
+            }
+        }
         let mut templates = BTreeMap::new();
-        templates.insert(waba_id.clone(), spec.templates.clone());
+        templates.insert(waba_id.clone(), list);
         let mut wabas = BTreeMap::new();
         wabas.insert(waba_id, waba);
         Ok(World {
@@ -473,6 +481,7 @@ impl World {
             rng,
             wabas,
             numbers,
+            number_order,
             customers,
             templates,
             media: MediaStore::default(),

@@ -247,6 +247,7 @@ impl World {
         self.messages.insert(
             wamid.clone(),
             MessageRecord {
+                seq: self.messages.len() as u64 + 1,
                 wamid: wamid.clone(),
                 origin: Origin::Api,
                 number: number.clone(),

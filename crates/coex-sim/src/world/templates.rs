@@ -99,6 +99,8 @@ impl Button {
 /// One template in one language.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Template {
+    /// Filled in when empty (templates written in a scenario file).
+    #[serde(default)]
     pub id: String,
     pub name: String,
     pub language: String,

@@ -1,0 +1,103 @@
+//! `POST /{phone_number_id}/messages` (every message type, and `status: read` to mark as read)
+//! and `POST /{phone_number_id}/marketing_messages` (Marketing Messages Lite, which
+//! coexistence numbers are not eligible for, spec/coexistence.md §1).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use coex_core::PhoneNumberId;
+
+use crate::engine::Engine;
+use crate::wire::errors::MetaError;
+
+use super::{GraphError, GraphResult, authorize};
+
+/// Reads a JSON body as Meta would (a malformed one is an invalid parameter).
+pub fn json_body(bytes: &Bytes) -> Result<Value, GraphError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        GraphError(MetaError::invalid_param(format!(
+            "The request body is not valid JSON: {e}"
+        )))
+    })
+}
+
+/// The phone number in the path, if the emulator knows it.
+pub async fn known_number(
+    engine: &Engine,
+    id: &str,
+    method: &str,
+) -> Result<PhoneNumberId, GraphError> {
+    let unknown = || GraphError(MetaError::unknown_object(id, method));
+    let number = PhoneNumberId::parse(id).map_err(|_| unknown())?;
+    if engine.world().await.numbers.contains_key(&number) {
+        Ok(number)
+    } else {
+        Err(unknown())
+    }
+}
+
+/// `POST /{version}/{phone_number_id}/messages`.
+pub async fn post_messages(
+    State(engine): State<Arc<Engine>>,
+    Path((version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> GraphResult {
+    let path = format!("/{version}/{id}/messages");
+    let major = authorize(&engine, &version, &headers, &query, &path).await?;
+    let number = known_number(&engine, &id, "POST").await?;
+    let body = json_body(&body)?;
+    let result = if body.get("status").and_then(Value::as_str) == Some("read") {
+        engine.mutate(|w, _| w.mark_read(&number, &body)).await
+    } else {
+        engine
+            .mutate(|w, now| w.api_send(now, &number, &body, major))
+            .await
+    };
+    Ok(Json(result?))
+}
+
+/// `POST /{version}/{phone_number_id}/marketing_messages`: refused for coexistence numbers;
+/// otherwise a marketing template send.
+pub async fn post_marketing_messages(
+    State(engine): State<Arc<Engine>>,
+    Path((version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> GraphResult {
+    let path = format!("/{version}/{id}/marketing_messages");
+    let major = authorize(&engine, &version, &headers, &query, &path).await?;
+    let number = known_number(&engine, &id, "POST").await?;
+    let body = json_body(&body)?;
+    let coexistence = engine
+        .world()
+        .await
+        .numbers
+        .get(&number)
+        .is_some_and(|n| n.is_coexistence());
+    if coexistence {
+        // [INF] Meta documents the ineligibility, not its error code; 100 with a clear detail.
+        return Err(MetaError::invalid_param(
+            "Marketing Messages Lite API is not available for phone numbers in use with the WhatsApp Business app (Coexistence).",
+        )
+        .into());
+    }
+    if body.get("type").and_then(Value::as_str) != Some("template") {
+        return Err(MetaError::invalid_param(
+            "Marketing Messages Lite API only sends marketing templates (type must be \"template\").",
+        )
+        .into());
+    }
+    let result = engine
+        .mutate(|w, now| w.api_send(now, &number, &body, major))
+        .await;
+    Ok(Json(result?))
+}
