@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-use crate::{config::Config, inspect, telemetry};
+use crate::{config::Config, inspect, serve, telemetry};
 
 /// coex: a self-hostable WhatsApp Coexistence platform.
 #[derive(Debug, Parser)]
@@ -20,6 +20,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the hub: receive Meta's webhooks, store every conversation, serve the REST API.
+    Serve(serve::ServeArgs),
     /// Print what coex understands of a webhook body, one JSON line per event.
     Inspect(inspect::InspectArgs),
     /// Print the effective configuration (secrets redacted) and exit.
@@ -31,10 +33,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init(&config.log);
     match cli.command {
+        Command::Serve(args) => runtime()?.block_on(serve::run(config, &args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Config => {
             println!("{}", toml::to_string_pretty(&config)?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The multi-threaded runtime the long-running commands use.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

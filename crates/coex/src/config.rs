@@ -27,6 +27,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub meta: MetaConfig,
+    pub ingest: IngestSettings,
     pub log: LogConfig,
 }
 
@@ -34,6 +35,19 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    pub workspace: String,
+}
+
+/// Group commit and background fan-out of webhook ingest.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    pub queue_capacity: usize,
+    pub max_batch: usize,
+    pub linger_ms: u64,
+    pub writers: usize,
+    pub defer_bytes: usize,
+    pub fanout_chunk: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -54,6 +68,7 @@ pub struct MetaConfig {
     pub verify_token: Secret,
     pub request_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    pub waba_ids: Vec<String>,
 }
 
 impl MetaConfig {
