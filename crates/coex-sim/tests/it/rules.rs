@@ -40,7 +40,10 @@ async fn coexistence_numbers_get_20_mps_with_inbound_counted_then_130429() {
     }
     assert_eq!(accepted, 15);
     let (status, body) = refused.unwrap();
-    assert_eq!(status, 429);
+    assert_eq!(
+        status, 400,
+        "Meta's table: 400 (clients must key on the code)"
+    );
     assert_eq!(code(&body), 130429);
     assert_eq!(body["error"]["message"], "(#130429) Rate limit hit");
     assert_eq!(
@@ -84,7 +87,7 @@ async fn pair_rate_allows_a_burst_that_borrows_then_131056() {
     // The burst window (6 s) is over and 19 messages borrowed 114 s.
     env.advance("10s").await;
     let (status, body) = env.send(text_to("+16505551234")).await;
-    assert_eq!(status, 429);
+    assert_eq!(status, 400);
     assert_eq!(code(&body), 131056);
     assert!(
         body["error"]["error_data"]["details"]
