@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use coex_meta::graph::{Extra, MESSAGING_PRODUCT, MediaInfo, UploadMediaResponse};
+use serde_json::Value;
 
 use coex_core::MediaId;
 
@@ -56,14 +57,16 @@ pub fn url_of(public_url: &str, item: &MediaItem) -> String {
 
 /// `GET /{media_id}` body.
 pub fn info(public_url: &str, item: &MediaItem) -> Value {
-    json!({
-        "messaging_product": "whatsapp",
-        "url": url_of(public_url, item),
-        "mime_type": item.mime_type,
-        "sha256": item.sha256,
-        "file_size": item.file_size,
-        "id": item.id,
-    })
+    let info = MediaInfo {
+        messaging_product: MESSAGING_PRODUCT.to_owned(),
+        url: url_of(public_url, item),
+        mime_type: item.mime_type.clone(),
+        sha256: item.sha256.clone(),
+        file_size: u64::try_from(item.file_size).unwrap_or(u64::MAX),
+        id: item.id.clone(),
+        extra: Extra::new(),
+    };
+    serde_json::to_value(info).unwrap_or(Value::Null)
 }
 
 /// `POST /{version}/{phone_number_id}/media`.
@@ -134,7 +137,11 @@ pub async fn upload(
             id
         })
         .await;
-    Ok(Json(json!({ "id": id })))
+    let response = UploadMediaResponse {
+        id,
+        extra: Extra::new(),
+    };
+    Ok(Json(serde_json::to_value(response).unwrap_or(Value::Null)))
 }
 
 /// `GET {DOWNLOAD_PATH}?mid=...` with the bearer token: the bytes.

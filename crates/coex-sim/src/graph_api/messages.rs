@@ -9,6 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use coex_meta::graph::{MessagesRequest, SendMessageRequest};
 use serde_json::Value;
 
 use coex_core::PhoneNumberId;
@@ -54,12 +55,15 @@ pub async fn post_messages(
     let major = authorize(&engine, &version, &headers, &query, &path).await?;
     let number = known_number(&engine, &id, "POST").await?;
     let body = json_body(&body)?;
-    let result = if body.get("status").and_then(Value::as_str) == Some("read") {
-        engine.mutate(|w, _| w.mark_read(&number, &body)).await
-    } else {
-        engine
-            .mutate(|w, now| w.api_send(now, &number, &body, major))
-            .await
+    let request = MessagesRequest::from_value(body.clone())
+        .map_err(|e| GraphError(MetaError::invalid_param(format!("Invalid parameter: {e}"))))?;
+    let result = match request {
+        MessagesRequest::MarkRead(r) => engine.mutate(|w, _| w.mark_read(&number, &r)).await,
+        MessagesRequest::Send(req) => {
+            engine
+                .mutate(|w, now| w.api_send(now, &number, &body, &req, major))
+                .await
+        }
     };
     Ok(Json(result?))
 }
@@ -90,14 +94,16 @@ pub async fn post_marketing_messages(
         )
         .into());
     }
-    if body.get("type").and_then(Value::as_str) != Some("template") {
+    let req: SendMessageRequest = serde_json::from_value(body.clone())
+        .map_err(|e| GraphError(MetaError::invalid_param(format!("Invalid parameter: {e}"))))?;
+    if !req.content.is_template() {
         return Err(MetaError::invalid_param(
             "Marketing Messages Lite API only sends marketing templates (type must be \"template\").",
         )
         .into());
     }
     let result = engine
-        .mutate(|w, now| w.api_send(now, &number, &body, major))
+        .mutate(|w, now| w.api_send(now, &number, &body, &req, major))
         .await;
     Ok(Json(result?))
 }

@@ -13,6 +13,7 @@ use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use coex_core::{MediaId, PhoneNumberId, WabaId};
+use coex_meta::graph::SmbAppDataRequest;
 
 use crate::engine::Engine;
 use crate::rules::throughput::DEFAULT_CLOUD_API_MPS;
@@ -305,8 +306,10 @@ pub async fn post_smb_app_data(
     .await?;
     let number = known_number(&engine, &id, "POST").await?;
     let body = json_body(&body)?;
+    let req: SmbAppDataRequest = serde_json::from_value(body)
+        .map_err(|e| GraphError(MetaError::missing_param(format!("Invalid parameter: {e}"))))?;
     let result = engine
-        .mutate(|w, now| w.smb_app_data(now, &number, &body))
+        .mutate(|w, now| w.smb_app_data(now, &number, &req))
         .await;
     Ok(Json(result?))
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use coex_core::PhoneNumberId;
+use coex_core::{PhoneNumberId, RequestId};
+use coex_meta::graph::{Extra, MESSAGING_PRODUCT, SmbAppDataRequest, SmbAppDataResponse};
 
 use crate::clock::SimTime;
 use crate::rules::sync::SyncType;
@@ -48,17 +49,14 @@ impl World {
         &mut self,
         now: SimTime,
         number: &PhoneNumberId,
-        body: &Value,
+        req: &SmbAppDataRequest,
     ) -> Result<Value, MetaError> {
-        if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+        if req.messaging_product != MESSAGING_PRODUCT {
             return Err(MetaError::invalid_param(
-                "The parameter messaging_product is required and must be \"whatsapp\".",
+                "The parameter messaging_product must be \"whatsapp\".",
             ));
         }
-        let raw = body
-            .get("sync_type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| MetaError::missing_param("The parameter sync_type is required."))?;
+        let raw = req.sync_type.as_str();
         let kind = SyncType::parse(raw).ok_or_else(|| {
             MetaError::invalid_param(format!(
                 "Param sync_type must be one of {{smb_app_state_sync, history}} - got \"{raw}\"."
@@ -82,7 +80,14 @@ impl World {
             SyncType::SmbAppStateSync => self.schedule_contact_sync(now, number),
             SyncType::History => self.schedule_history(now, number),
         }
-        Ok(json!({ "messaging_product": "whatsapp", "request_id": self.ids.request_id() }))
+        let request_id =
+            RequestId::parse(self.ids.request_id()).map_err(|_| MetaError::unknown())?;
+        let response = SmbAppDataResponse {
+            messaging_product: MESSAGING_PRODUCT.to_owned(),
+            request_id,
+            extra: Extra::new(),
+        };
+        serde_json::to_value(response).map_err(|_| MetaError::unknown())
     }
 
     fn schedule_contact_sync(&mut self, now: SimTime, number: &PhoneNumberId) {

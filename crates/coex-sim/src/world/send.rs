@@ -9,9 +9,13 @@
 //! webhook, as Meta reports them): the customer-service window (131047), unreachable
 //! recipients (131026), the portfolio's messaging limit.
 
-use serde_json::{Map, Value, json};
+use coex_meta::graph::{
+    AcceptedStatus, Extra, MESSAGING_PRODUCT, MarkReadRequest, MessageContent, Recipient,
+    SendMessageRequest, SendMessageResponse, SentContact, SentMessage, SuccessResponse,
+};
+use serde_json::{Value, json};
 
-use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, Wamid};
+use coex_core::{PhoneNumber, PhoneNumberId, Wamid};
 
 use crate::clock::SimTime;
 use crate::rules::{features, templates};
@@ -23,41 +27,17 @@ use crate::world::model::CustomerKey;
 use crate::world::templates::TemplateCategory;
 use crate::world::{Task, World};
 
-/// Message types the Cloud API sends.
-const SENDABLE: [&str; 14] = [
-    "text",
-    "image",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "template",
-    "reaction",
-    "order_details",
-    "order_status",
-    "location_request_message",
-];
-
-/// Longest text body Meta accepts.
-const MAX_TEXT: usize = 4096;
-
 impl World {
-    /// Handles one send request at `now`; `Ok` is the Graph response body.
+    /// Handles one send request at `now`: `body` as received, `req` the same body typed by
+    /// `coex-meta`. `Ok` is the Graph response body.
     pub fn api_send(
         &mut self,
         now: SimTime,
         number: &PhoneNumberId,
         body: &Value,
+        req: &SendMessageRequest,
         version_major: u32,
     ) -> Result<Value, MetaError> {
-        if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
-            return Err(MetaError::invalid_param(
-                "The parameter messaging_product is required and must be \"whatsapp\".",
-            ));
-        }
         let n = self
             .numbers
             .get(number)
@@ -84,56 +64,24 @@ impl World {
             }
         }
 
-        if body.get("recipient_type").and_then(Value::as_str) == Some("group") {
-            return Err(MetaError::invalid_param(
-                "Group messages are not available in this emulator.",
-            ));
-        }
-        let kind = body.get("type").and_then(Value::as_str).unwrap_or("text");
+        // Features Coexistence disables first, for a clear error; then Meta's shape and
+        // limit checks as coex-meta encodes them.
         features::check_send(body, coexistence)?;
-        if !SENDABLE.contains(&kind) {
-            return Err(MetaError::invalid_param(format!(
-                "Param type must be one of {{{}}} - got \"{kind}\".",
-                SENDABLE.join(", ").to_ascii_uppercase()
-            )));
-        }
-        let content = body.get(kind).ok_or_else(|| {
-            MetaError::missing_param(format!("The parameter {kind} is required."))
-        })?;
-        if kind == "text" {
-            let text = content.get("body").and_then(Value::as_str).ok_or_else(|| {
-                MetaError::missing_param("The parameter text['body'] is required.")
-            })?;
-            if text.chars().count() > MAX_TEXT {
-                return Err(MetaError::invalid_param(format!(
-                    "Param text['body'] must be at most {MAX_TEXT} characters long."
-                )));
-            }
-        }
+        req.validate()
+            .map_err(|e| MetaError::of(e.error_code()).with_details(e.to_string()))?;
+        let kind = req.content.kind().to_owned();
 
         // Recipient: `to` (a phone) wins over `recipient` (a BSUID), spec §10.4.
-        let to = body.get("to").and_then(Value::as_str);
-        let recipient = body.get("recipient").and_then(Value::as_str);
-        let (input, phone, bsuid) = match (to, recipient) {
-            (Some(to), _) => {
-                let phone = PhoneNumber::parse(to).map_err(|_| {
-                    MetaError::invalid_param(format!(
-                        "Invalid parameter: to ({to}) is not a valid WhatsApp user phone number."
-                    ))
-                })?;
-                (to.to_owned(), Some(phone), None)
+        let input = req.input().unwrap_or_default().to_owned();
+        let (phone, bsuid) = match req.target() {
+            Ok(Recipient::Phone(p)) => (Some(p), None),
+            Ok(Recipient::User(b)) => (None, Some(b)),
+            Ok(Recipient::Group(_)) => {
+                return Err(MetaError::invalid_param(
+                    "Group messages are not available in this emulator.",
+                ));
             }
-            (None, Some(r)) => {
-                let b = Bsuid::parse(r).map_err(|_| {
-                    MetaError::invalid_param(format!(
-                        "Invalid parameter: recipient ({r}) is not a business-scoped user ID."
-                    ))
-                })?;
-                (r.to_owned(), None, Some(b))
-            }
-            (None, None) => {
-                return Err(MetaError::missing_param("The parameter to is required."));
-            }
+            Err(e) => return Err(MetaError::invalid_param(format!("Invalid parameter: {e}"))),
         };
         let customer: Option<CustomerKey> = match (&phone, &bsuid) {
             (Some(p), _) => self
@@ -158,20 +106,20 @@ impl World {
 
         let mut template_category = None;
         let mut template_name = None;
-        if kind == "template" {
+        if let MessageContent::Template(sent) = &req.content {
             let list = self
                 .templates
                 .get(&waba)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let t = templates::check_send(list, content)?;
+            let t = templates::check_send(list, sent)?;
             if t.is_otp() && to_bsuid {
                 return Err(MetaError::bsuid_not_supported());
             }
             template_category = Some(t.category);
             template_name = Some(t.name.clone());
         }
-
+        let content = body.get(&kind).cloned().unwrap_or(Value::Null);
         let window_open = customer.as_ref().is_some_and(|c| {
             self.pairs
                 .get(&(number.clone(), c.clone()))
@@ -253,21 +201,18 @@ impl World {
                 number: number.clone(),
                 customer: customer.clone(),
                 at: now,
-                kind: kind.to_owned(),
+                kind: kind.clone(),
                 status: StatusKind::Accepted,
                 pricing,
                 recipient_input: Some(input.clone()),
                 to_bsuid,
-                biz_opaque_callback_data: body
-                    .get("biz_opaque_callback_data")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                biz_opaque_callback_data: req.biz_opaque_callback_data.clone(),
                 version_major,
                 template_name,
                 error: failure.clone(),
                 read_by_business: false,
                 revoked: false,
-                content: json!({ "type": kind, kind: content }),
+                content: json!({ "type": kind, kind.as_str(): content }),
             },
         );
         let status = if failure.is_some() {
@@ -284,36 +229,36 @@ impl World {
             },
         );
 
-        let mut contact = Map::new();
-        contact.insert("input".into(), json!(input));
-        match (&phone, &bsuid) {
-            (Some(p), _) => {
-                contact.insert("wa_id".into(), json!(p.digits()));
-            }
-            (None, Some(b)) => {
-                contact.insert("user_id".into(), json!(b.as_str()));
-            }
-            (None, None) => {}
-        }
-        let mut message = Map::new();
-        message.insert("id".into(), json!(wamid));
-        if kind == "template" {
-            message.insert("message_status".into(), json!("accepted"));
-        }
-        Ok(json!({
-            "messaging_product": "whatsapp",
-            "contacts": [Value::Object(contact)],
-            "messages": [Value::Object(message)],
-        }))
+        let response = SendMessageResponse {
+            messaging_product: MESSAGING_PRODUCT.to_owned(),
+            contacts: vec![SentContact {
+                input,
+                wa_id: phone.as_ref().map(|p| p.digits().to_owned()),
+                user_id: match (&phone, &bsuid) {
+                    (None, Some(b)) => Some(b.as_str().to_owned()),
+                    _ => None,
+                },
+                extra: Extra::new(),
+            }],
+            messages: vec![SentMessage {
+                id: wamid,
+                message_status: (kind == "template").then_some(AcceptedStatus::Accepted),
+                extra: Extra::new(),
+            }],
+            group_id: None,
+            extra: Extra::new(),
+        };
+        serde_json::to_value(response).map_err(|_| MetaError::unknown())
     }
 
     /// `{"status": "read", "message_id": ...}`: marks a customer's message (and, as Meta
     /// says, the earlier ones in the thread) as read.
-    pub fn mark_read(&mut self, number: &PhoneNumberId, body: &Value) -> Result<Value, MetaError> {
-        let id = body
-            .get("message_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| MetaError::missing_param("The parameter message_id is required."))?;
+    pub fn mark_read(
+        &mut self,
+        number: &PhoneNumberId,
+        req: &MarkReadRequest,
+    ) -> Result<Value, MetaError> {
+        let id = req.message_id.as_str();
         let target = self
             .messages
             .values()
@@ -333,7 +278,7 @@ impl World {
                 m.read_by_business = true;
             }
         }
-        Ok(json!({ "success": true }))
+        serde_json::to_value(SuccessResponse::ok()).map_err(|_| MetaError::unknown())
     }
 
     /// A status task: moves the message forward (never backward) and emits the webhook.

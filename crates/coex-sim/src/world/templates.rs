@@ -123,6 +123,11 @@ impl Template {
         self.buttons.iter().any(|b| matches!(b, Button::Otp { .. }))
     }
 
+    /// The template as `coex-meta` types it (for its parameter counting).
+    pub fn to_meta(&self) -> Result<coex_meta::graph::MessageTemplate, String> {
+        serde_json::from_value(self.graph_json()).map_err(|e| e.to_string())
+    }
+
     /// The template as `GET /{waba_id}/message_templates` lists it.
     pub fn graph_json(&self) -> Value {
         let mut components = Vec::new();
