@@ -3,11 +3,16 @@
 //! (spec/cloud-api.md §7.4). Account-level fields (`account_update`, ...) always go to the
 //! app's callback URL; the others follow the phone-number override, then the WABA override,
 //! then the app's URL (§2.1, §7.4).
+//!
+//! The body is a `coex_meta::webhook::Notification`: every change value is typed by
+//! `coex-meta` (the hub's parser) and serialised from those types, so what the emulator sends is
+//! what the hub models. A value `coex-meta` cannot type is still sent as built, with a warning.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use coex_core::{PhoneNumberId, WabaId};
+use coex_meta::webhook::{Change, ChangeValue, Entry, Extra, Notification, Timestamp};
 
 /// Most changes Meta puts in one POST.
 pub const MAX_CHANGES_PER_POST: usize = 1000;
@@ -48,31 +53,40 @@ pub struct Outbox {
     pub dropped_unsubscribed: u64,
 }
 
-/// Builds the envelope for a batch: entries grouped by (WABA, entry time) in first-seen order.
-pub fn envelope(changes: &[&OutChange]) -> Value {
-    let mut entries: Vec<(WabaId, Option<i64>, Vec<Value>)> = Vec::new();
+/// Builds the notification for a batch: entries grouped by (WABA, entry time) in first-seen
+/// order, each change typed by `coex-meta`.
+pub fn envelope(changes: &[&OutChange]) -> Notification {
+    let mut entries: Vec<Entry> = Vec::new();
     for c in changes {
-        let change = json!({ "value": c.value, "field": c.field });
+        let value = ChangeValue::parse(Some(&c.field), c.value.clone());
+        if let ChangeValue::Malformed { field, error, .. } = &value {
+            tracing::warn!(%field, %error, "coex-meta cannot type a change the emulator sends");
+        }
+        let change = Change {
+            field: Some(c.field.clone()),
+            value,
+            extra: Extra::new(),
+        };
+        let time = c.entry_time.map(Timestamp::number);
         match entries
             .iter_mut()
-            .find(|(w, t, _)| *w == c.waba && *t == c.entry_time)
+            .find(|e| e.id.as_ref() == Some(&c.waba) && e.time == time)
         {
-            Some((_, _, list)) => list.push(change),
-            None => entries.push((c.waba.clone(), c.entry_time, vec![change])),
+            Some(entry) => entry.changes.push(change),
+            None => {
+                let mut entry = Entry::new(c.waba.clone(), vec![change]);
+                entry.time = time;
+                entries.push(entry);
+            }
         }
     }
-    let entry: Vec<Value> = entries
-        .into_iter()
-        .map(|(waba, time, changes)| match time {
-            Some(t) => json!({ "id": waba, "time": t, "changes": changes }),
-            None => json!({ "id": waba, "changes": changes }),
-        })
-        .collect();
-    json!({ "object": "whatsapp_business_account", "entry": entry })
+    Notification::new(entries)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn change(seq: u64, waba: &str, field: &str, time: Option<i64>) -> OutChange {
@@ -93,7 +107,7 @@ mod tests {
         let b = change(2, "2", "messages", None);
         let c = change(3, "1", "smb_message_echoes", None);
         let d = change(4, "1", "account_update", Some(17));
-        let env = envelope(&[&a, &b, &c, &d]);
+        let env = serde_json::to_value(envelope(&[&a, &b, &c, &d])).unwrap();
         assert_eq!(env["object"], "whatsapp_business_account");
         let entries = env["entry"].as_array().unwrap();
         assert_eq!(entries.len(), 3);
