@@ -392,9 +392,8 @@ impl World {
         let phone =
             PhoneNumber::parse(phone).map_err(|e| ActionError::BadMessage(e.to_string()))?;
         let customer = self
-            .customers
-            .values()
-            .find(|c| c.phone == phone)
+            .customer_by_phone(&phone)
+            .and_then(|k| self.customers.get(k))
             .map(|c| (c.key.clone(), c.bsuid.as_str().to_owned()));
         let first_name = name.split_whitespace().next().unwrap_or(name).to_owned();
         let contact = AppContact {

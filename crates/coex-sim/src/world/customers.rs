@@ -395,8 +395,13 @@ impl World {
             .ok_or_else(|| ActionError::UnknownCustomer(key.to_string()))?;
         let previous = std::mem::replace(&mut customer.bsuid, new_bsuid.clone());
         customer.previous_bsuids.push(previous.clone());
-        customer.phone = phone;
+        let old_phone = std::mem::replace(&mut customer.phone, phone.clone());
         let customer = customer.clone();
+        // The old number and the old BSUID no longer reach this person.
+        self.phone_index.remove(&old_phone);
+        self.phone_index.insert(phone, key.clone());
+        self.bsuid_index.remove(&previous);
+        self.bsuid_index.insert(new_bsuid.clone(), key.clone());
         let numbers: Vec<PhoneNumberId> = self
             .pairs
             .keys()

@@ -29,7 +29,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use serde_json::Value;
 
-use coex_core::{PhoneNumberId, WabaId, Wamid};
+use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, WabaId, Wamid};
 
 use crate::clock::SimTime;
 use crate::delivery::Delivery;
@@ -112,6 +112,13 @@ pub struct World {
     /// Number ids in the order the world description gave them (the first is the default).
     pub number_order: Vec<PhoneNumberId>,
     pub customers: BTreeMap<CustomerKey, Customer>,
+    /// Customers by current phone number (sends look them up on every request).
+    pub phone_index: HashMap<PhoneNumber, CustomerKey>,
+    /// Customers by current BSUID and parent BSUID.
+    pub bsuid_index: HashMap<Bsuid, CustomerKey>,
+    /// Whether a send to a phone number nobody in the world has creates a customer for it
+    /// (any number is a WhatsApp user), or fails with 131026.
+    pub auto_customers: bool,
     pub templates: BTreeMap<WabaId, Vec<Template>>,
     pub media: MediaStore,
     pub messages: HashMap<Wamid, MessageRecord>,
@@ -252,6 +259,54 @@ impl World {
                 .map(|b| b.as_str().to_owned()),
             username: customer.username.clone(),
         }
+    }
+
+    /// Adds a customer and indexes it.
+    pub fn add_customer(&mut self, customer: Customer) {
+        self.phone_index
+            .insert(customer.phone.clone(), customer.key.clone());
+        self.bsuid_index
+            .insert(customer.bsuid.clone(), customer.key.clone());
+        if let Some(parent) = &customer.parent_bsuid {
+            self.bsuid_index
+                .insert(parent.clone(), customer.key.clone());
+        }
+        self.customers.insert(customer.key.clone(), customer);
+    }
+
+    /// The customer using this phone number now.
+    pub fn customer_by_phone(&self, phone: &PhoneNumber) -> Option<&CustomerKey> {
+        self.phone_index.get(phone)
+    }
+
+    /// The customer with this (parent) BSUID now.
+    pub fn customer_by_bsuid(&self, bsuid: &Bsuid) -> Option<&CustomerKey> {
+        self.bsuid_index.get(bsuid)
+    }
+
+    /// A customer for a phone number the world did not know: any number is a WhatsApp user
+    /// (reachable, reading after 20 s), identified by a fresh BSUID.
+    pub fn auto_customer(&mut self, phone: &PhoneNumber) -> Option<CustomerKey> {
+        let key = CustomerKey::parse(format!("wa-{}", phone.digits())).ok()?;
+        let country = seed::country_of(phone);
+        let bsuid = self.ids.bsuid(country);
+        let tail = &phone.digits()[phone.digits().len().saturating_sub(4)..];
+        self.add_customer(Customer {
+            key: key.clone(),
+            name: format!("WhatsApp user {tail}"),
+            phone: phone.clone(),
+            username: None,
+            shares_phone: false,
+            bsuid,
+            parent_bsuid: None,
+            previous_bsuids: Vec::new(),
+            on_whatsapp: true,
+            online: true,
+            deliver_after: Duration::from_millis(1_500),
+            read_after: Some(Duration::from_secs(20)),
+            auto_reply: None,
+        });
+        Some(key)
     }
 
     /// The numbers in the world description's order.

@@ -136,6 +136,8 @@ pub struct WorldSpec {
     pub extra_app_contacts: Vec<(String, String)>,
     /// Whether Meta's hosted contact book is on for the portfolio.
     pub contact_book_enabled: bool,
+    /// Whether a send to an unknown phone number creates a customer (else 131026).
+    pub auto_customers: bool,
 }
 
 fn customer(key: &str, name: &str, phone: &str) -> CustomerSpec {
@@ -333,8 +335,36 @@ impl Default for WorldSpec {
                 ("Delivery Guy".into(), "+15550002222".into()),
             ],
             contact_book_enabled: true,
+            auto_customers: true,
         }
     }
+}
+
+/// The ISO country of a phone number's calling code, for BSUID prefixes (a few common codes;
+/// `US` otherwise).
+pub fn country_of(phone: &PhoneNumber) -> &'static str {
+    const CODES: [(&str, &str); 16] = [
+        ("971", "AE"),
+        ("234", "NG"),
+        ("55", "BR"),
+        ("44", "GB"),
+        ("91", "IN"),
+        ("90", "TR"),
+        ("52", "MX"),
+        ("49", "DE"),
+        ("34", "ES"),
+        ("33", "FR"),
+        ("39", "IT"),
+        ("27", "ZA"),
+        ("62", "ID"),
+        ("54", "AR"),
+        ("57", "CO"),
+        ("1", "US"),
+    ];
+    CODES
+        .iter()
+        .find(|(code, _)| phone.has_country_code(code))
+        .map_or("US", |(_, cc)| cc)
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -379,7 +409,7 @@ impl World {
             contact_book_enabled: spec.contact_book_enabled,
         };
 
-        let mut customers = BTreeMap::new();
+        let mut customers: BTreeMap<CustomerKey, Customer> = BTreeMap::new();
         for c in &spec.customers {
             let key =
                 CustomerKey::parse(c.key.clone()).map_err(|e| SeedError::BadKey(e.to_string()))?;
@@ -465,6 +495,17 @@ impl World {
             );
         }
 
+        let phone_index = customers
+            .values()
+            .map(|c| (c.phone.clone(), c.key.clone()))
+            .collect();
+        let mut bsuid_index = HashMap::new();
+        for c in customers.values() {
+            bsuid_index.insert(c.bsuid.clone(), c.key.clone());
+            if let Some(p) = &c.parent_bsuid {
+                bsuid_index.insert(p.clone(), c.key.clone());
+            }
+        }
         let mut list = spec.templates.clone();
         for t in &mut list {
             if t.id.is_empty() {
@@ -483,6 +524,9 @@ impl World {
             numbers,
             number_order,
             customers,
+            phone_index,
+            bsuid_index,
+            auto_customers: spec.auto_customers,
             templates,
             media: MediaStore::default(),
             messages: HashMap::new(),

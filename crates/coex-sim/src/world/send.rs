@@ -84,22 +84,16 @@ impl World {
             Err(e) => return Err(MetaError::invalid_param(format!("Invalid parameter: {e}"))),
         };
         let customer: Option<CustomerKey> = match (&phone, &bsuid) {
-            (Some(p), _) => self
-                .customers
-                .values()
-                .find(|c| c.phone == *p)
-                .map(|c| c.key.clone()),
-            (None, Some(b)) => Some(
-                self.customers
-                    .values()
-                    .find(|c| c.bsuid == *b || c.parent_bsuid.as_ref() == Some(b))
-                    .map(|c| c.key.clone())
-                    .ok_or_else(|| {
-                        MetaError::invalid_param(format!(
-                            "Invalid parameter: recipient ({b}) is not a user of this business portfolio."
-                        ))
-                    })?,
-            ),
+            (Some(p), _) => match self.customer_by_phone(p).cloned() {
+                Some(k) => Some(k),
+                None if self.auto_customers => self.auto_customer(p),
+                None => None,
+            },
+            (None, Some(b)) => Some(self.customer_by_bsuid(b).cloned().ok_or_else(|| {
+                MetaError::invalid_param(format!(
+                    "Invalid parameter: recipient ({b}) is not a user of this business portfolio."
+                ))
+            })?),
             (None, None) => None,
         };
         let to_bsuid = bsuid.is_some();

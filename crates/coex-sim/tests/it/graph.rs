@@ -320,3 +320,31 @@ async fn v23_statuses_carry_the_conversation_object() {
     assert_eq!(sent["conversation"]["origin"]["type"], "service");
     assert!(sent["conversation"]["expiration_timestamp"].is_string());
 }
+
+#[tokio::test]
+async fn at_a_running_speed_timers_fire_on_their_own() {
+    let env = Env::start().await;
+    env.act(json!({ "action": "customer_sends", "customer": "alice", "text": "Hi!" }))
+        .await;
+    let (_, resp) = env.send_text("+16505551234", "Hello").await;
+    let wamid = resp["messages"][0]["id"].as_str().unwrap().to_owned();
+    // 10,000 virtual seconds per real second: `read` (about 22 virtual seconds) comes within a
+    // few real milliseconds, with no jump.
+    let (status, _) = env
+        .control("POST", "/clock/speed", Some(json!({ "speed": 10000.0 })))
+        .await;
+    assert_eq!(status, 200);
+    let mut kinds = Vec::new();
+    for _ in 0..500 {
+        kinds = env
+            .statuses_of(&wamid)
+            .iter()
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(kinds, ["sent", "delivered", "read"]);
+}

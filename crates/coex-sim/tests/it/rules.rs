@@ -604,3 +604,47 @@ async fn injected_faults_fail_the_next_sends() {
         131026
     );
 }
+
+#[tokio::test]
+async fn any_number_is_a_whatsapp_user_unless_the_world_says_otherwise() {
+    let env = Env::start().await;
+    let (_, resp) = env
+        .send(template(
+            "hello_world",
+            "en_US",
+            json!({ "to": "+15559990001" }),
+            json!([]),
+        ))
+        .await;
+    env.advance("1m").await;
+    let st = env.statuses_of(resp["messages"][0]["id"].as_str().unwrap());
+    assert_eq!(
+        st.iter()
+            .map(|s| s["status"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["sent", "delivered", "read"]
+    );
+    assert!(
+        st[0]["recipient_user_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("US.")
+    );
+
+    let env = Env::start_with(|b| b.options(|o| o.world.auto_customers = false)).await;
+    let (status, resp) = env
+        .send(template(
+            "hello_world",
+            "en_US",
+            json!({ "to": "+15559990001" }),
+            json!([]),
+        ))
+        .await;
+    assert_eq!(status, 200);
+    env.advance("1m").await;
+    let failed = &env.statuses_of(resp["messages"][0]["id"].as_str().unwrap())[0];
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["errors"][0]["code"], 131026);
+    assert_eq!(failed["recipient_id"], "15559990001");
+    env.check_wire();
+}
