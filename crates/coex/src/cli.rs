@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-use crate::{config::Config, inspect, serve, telemetry};
+use crate::{config::Config, demo, inspect, serve, sim_cmd, telemetry};
 
 /// coex: a self-hostable WhatsApp Coexistence platform.
 #[derive(Debug, Parser)]
@@ -20,8 +20,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Everything on one machine: the emulator, a hub on a fresh SQLite file, and a business day.
+    Demo(demo::DemoArgs),
     /// Run the hub: receive Meta's webhooks, store every conversation, serve the REST API.
     Serve(serve::ServeArgs),
+    /// Run the emulator of Meta's side: Graph API, the business phone app, customers, webhooks.
+    Sim(sim_cmd::SimArgs),
     /// Print what coex understands of a webhook body, one JSON line per event.
     Inspect(inspect::InspectArgs),
     /// Print the effective configuration (secrets redacted) and exit.
@@ -34,6 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(&config.log);
     match cli.command {
         Command::Serve(args) => runtime()?.block_on(serve::run(config, &args)),
+        Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
+        Command::Sim(args) => runtime()?.block_on(sim_cmd::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Config => {
             println!("{}", toml::to_string_pretty(&config)?);

@@ -5,6 +5,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod inspect;
 pub mod serve;
+pub mod sim_cmd;
 pub mod telemetry;
