@@ -381,10 +381,9 @@ async fn list_deliveries(State(ctl): State<Ctl>, Query(q): Query<ListQuery>) -> 
 
 async fn get_delivery(State(ctl): State<Ctl>, Path(id): Path<u64>) -> ControlResult {
     let w = ctl.engine.world().await;
-    let d = id
-        .checked_sub(1)
-        .and_then(|i| usize::try_from(i).ok())
-        .and_then(|i| w.deliveries.get(i))
+    let d = w
+        .deliveries
+        .get(id)
         .ok_or_else(|| ControlError::not_found(format!("no delivery {id}")))?;
     Ok(Json(serde_json::to_value(d).unwrap_or_default()))
 }

@@ -168,32 +168,35 @@ impl World {
             }
         };
         let signature = coex_meta::signature::sign(self.settings.app_secret.as_bytes(), &body);
-        let id = u64::try_from(self.deliveries.len()).unwrap_or(u64::MAX) + 1;
+        let id = self.deliveries.next_id();
         let first_due = now + delay;
         let state = if url.is_some() {
             DeliveryState::Pending
         } else {
             DeliveryState::NoCallbackUrl
         };
-        self.deliveries.push(Delivery {
-            id,
-            url: url.clone(),
-            body: String::from_utf8_lossy(&body).into_owned(),
-            signature,
-            created_at: now,
-            first_due,
-            changes: changes
-                .iter()
-                .map(|c| ChangeRef {
-                    seq: c.seq,
-                    field: c.field.clone(),
-                    summary: c.summary.clone(),
-                })
-                .collect(),
-            attempts: Vec::new(),
-            state,
-            duplicate_of,
-        });
+        self.deliveries.push(
+            Delivery {
+                id,
+                url: url.clone(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+                signature,
+                created_at: now,
+                first_due,
+                changes: changes
+                    .iter()
+                    .map(|c| ChangeRef {
+                        seq: c.seq,
+                        field: c.field.clone(),
+                        summary: c.summary.clone(),
+                    })
+                    .collect(),
+                attempts: Vec::new(),
+                state,
+                duplicate_of,
+            },
+            |d| d.state != DeliveryState::Pending,
+        );
         if url.is_some() {
             self.schedule(first_due, Task::Attempt { delivery: id });
         }
@@ -201,8 +204,7 @@ impl World {
     }
 
     fn delivery_mut(&mut self, id: u64) -> Option<&mut Delivery> {
-        let idx = usize::try_from(id.checked_sub(1)?).ok()?;
-        self.deliveries.get_mut(idx)
+        self.deliveries.get_mut(id)
     }
 
     /// The HTTP work for an attempt due at `at`.

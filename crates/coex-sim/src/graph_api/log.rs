@@ -90,18 +90,21 @@ pub async fn record(State(engine): State<Arc<Engine>>, req: Request, next: Next)
     let response = text_of(&rparts.headers, &rbytes);
     {
         let mut w = engine.world().await;
-        let id = u64::try_from(w.requests.len()).unwrap_or(u64::MAX) + 1;
-        w.requests.push(RequestRecord {
-            id,
-            at,
-            method,
-            path,
-            query,
-            headers,
-            body: body_text,
-            status: rparts.status.as_u16(),
-            response,
-        });
+        let id = w.requests.next_id();
+        w.requests.push(
+            RequestRecord {
+                id,
+                at,
+                method,
+                path,
+                query,
+                headers,
+                body: body_text,
+                status: rparts.status.as_u16(),
+                response,
+            },
+            |_| true,
+        );
     }
     Response::from_parts(rparts, Body::from(rbytes))
 }

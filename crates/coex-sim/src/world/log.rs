@@ -58,3 +58,89 @@ impl Fault {
         })
     }
 }
+
+/// An append-only log numbered from 1 that keeps at most `cap` entries, dropping the oldest
+/// ones that `droppable` allows (a pending delivery is never dropped). Long runs (benchmarks)
+/// keep bounded memory; ids stay stable.
+#[derive(Debug)]
+pub struct BoundedLog<T> {
+    items: std::collections::VecDeque<T>,
+    /// Id of `items[0]`.
+    first_id: u64,
+    cap: usize,
+}
+
+impl<T> BoundedLog<T> {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            items: std::collections::VecDeque::new(),
+            first_id: 1,
+            cap: cap.max(1),
+        }
+    }
+
+    /// The id the next pushed entry gets.
+    pub fn next_id(&self) -> u64 {
+        self.first_id + u64::try_from(self.items.len()).unwrap_or(u64::MAX)
+    }
+
+    /// Appends, then trims from the front while over capacity and the oldest may go.
+    pub fn push(&mut self, item: T, droppable: impl Fn(&T) -> bool) -> u64 {
+        let id = self.next_id();
+        self.items.push_back(item);
+        while self.items.len() > self.cap && self.items.front().is_some_and(&droppable) {
+            self.items.pop_front();
+            self.first_id += 1;
+        }
+        id
+    }
+
+    fn index(&self, id: u64) -> Option<usize> {
+        usize::try_from(id.checked_sub(self.first_id)?).ok()
+    }
+
+    pub fn get(&self, id: u64) -> Option<&T> {
+        self.items.get(self.index(id)?)
+    }
+
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        let i = self.index(id)?;
+        self.items.get_mut(i)
+    }
+
+    /// Entries still kept, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
+    /// Entries still kept.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_ids_stable_and_the_undroppable() {
+        let mut log = BoundedLog::new(2);
+        for n in 1..=3u32 {
+            log.push(n, |_| true);
+        }
+        assert_eq!(log.len(), 2);
+        assert!(log.get(1).is_none());
+        assert_eq!(log.get(3), Some(&3));
+        // An entry that may not be dropped holds the front.
+        let mut log = BoundedLog::new(1);
+        log.push(10u32, |n| *n != 10);
+        log.push(11, |n| *n != 10);
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.get(1), Some(&10));
+    }
+}

@@ -40,11 +40,14 @@ use crate::sched::Scheduler;
 use crate::wire::payloads::{self, Party};
 
 use self::actions::Action;
-use self::log::{Fault, RequestRecord};
+use self::log::{BoundedLog, Fault, RequestRecord};
 use self::media::MediaStore;
 use self::messages::{MessageRecord, StatusKind};
 use self::model::{Customer, CustomerKey, Number, Pair, Waba};
 use self::templates::Template;
+
+/// How many requests and deliveries the control API keeps (the oldest finished ones go).
+pub const LOG_CAP: usize = 100_000;
 
 /// How long Meta shares a username user's phone number after the business messaged it (§10.5).
 pub const PHONE_SHARE_WINDOW: Duration = Duration::from_secs(30 * 86_400);
@@ -125,8 +128,8 @@ pub struct World {
     pub pairs: HashMap<(PhoneNumberId, CustomerKey), Pair>,
     pub sched: Scheduler<Task>,
     pub outbox: Outbox,
-    pub deliveries: Vec<Delivery>,
-    pub requests: Vec<RequestRecord>,
+    pub deliveries: BoundedLog<Delivery>,
+    pub requests: BoundedLog<RequestRecord>,
     pub faults: Vec<Fault>,
     pub chaos: Chaos,
     /// Set when something was scheduled that the driver may need to wake up for.

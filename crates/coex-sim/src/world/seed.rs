@@ -23,6 +23,7 @@ use crate::rules::messaging_limit::{MessagingLimit, Tier};
 use crate::rules::sync::SyncRequests;
 use crate::rules::throughput::{COEXISTENCE_MPS, DEFAULT_CLOUD_API_MPS, Throughput};
 use crate::sched::Scheduler;
+use crate::world::log::BoundedLog;
 use crate::world::media::MediaStore;
 use crate::world::model::{
     AppContact, AutoReply, BusinessApp, Customer, CustomerKey, Number, NumberMode, PastMessage,
@@ -533,8 +534,8 @@ impl World {
             pairs: HashMap::new(),
             sched,
             outbox: Outbox::default(),
-            deliveries: Vec::new(),
-            requests: Vec::new(),
+            deliveries: BoundedLog::new(crate::world::LOG_CAP),
+            requests: BoundedLog::new(crate::world::LOG_CAP),
             faults: Vec::new(),
             chaos: Chaos::default(),
             woke: true,
