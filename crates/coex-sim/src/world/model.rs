@@ -239,6 +239,8 @@ pub struct Pair {
     pub last_phone_contact: Option<SimTime>,
     /// API messages waiting for the customer to come online to be delivered.
     pub undelivered: Vec<Wamid>,
+    /// The business marked the customer's messages read up to this instant.
+    pub read_up_to: Option<SimTime>,
 }
 
 /// The messaging tier of a portfolio, re-exported for builders.

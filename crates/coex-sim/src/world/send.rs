@@ -252,26 +252,23 @@ impl World {
         number: &PhoneNumberId,
         req: &MarkReadRequest,
     ) -> Result<Value, MetaError> {
-        let id = req.message_id.as_str();
-        let target = self
+        let id = &req.message_id;
+        let (customer, at) = self
             .messages
-            .values()
-            .find(|m| m.wamid.as_str() == id && m.origin == Origin::Customer && m.number == *number)
-            .map(|m| (m.customer.clone(), m.at))
+            .get(id)
+            .filter(|m| m.origin == Origin::Customer && m.number == *number)
+            .and_then(|m| m.customer.clone().map(|c| (c, m.at)))
             .ok_or_else(|| {
                 MetaError::invalid_param(format!(
                     "Invalid parameter: message_id ({id}) was not found."
                 ))
             })?;
-        for m in self.messages.values_mut() {
-            if m.origin == Origin::Customer
-                && m.number == *number
-                && m.customer == target.0
-                && m.at <= target.1
-            {
-                m.read_by_business = true;
-            }
+        if let Some(m) = self.messages.get_mut(id) {
+            m.read_by_business = true;
         }
+        // "Marking a message as read will also mark earlier messages in the thread as read."
+        let pair = self.pair_mut(number, &customer);
+        pair.read_up_to = pair.read_up_to.max(Some(at));
         serde_json::to_value(SuccessResponse::ok()).map_err(|_| MetaError::unknown())
     }
 
@@ -378,8 +375,9 @@ impl World {
         match status {
             StatusKind::Sent if msg.kind != "reaction" => {
                 if c.online {
+                    let delay = self.jitter(c.deliver_after);
                     self.schedule(
-                        at + c.deliver_after,
+                        at + delay,
                         Task::Status {
                             wamid: wamid.clone(),
                             status: StatusKind::Delivered,
@@ -393,8 +391,9 @@ impl World {
             }
             StatusKind::Delivered => {
                 if let Some(read_after) = c.read_after {
+                    let delay = self.jitter(read_after);
                     self.schedule(
-                        at + read_after,
+                        at + delay,
                         Task::Status {
                             wamid: wamid.clone(),
                             status: StatusKind::Read,
@@ -421,6 +420,13 @@ impl World {
             }
             _ => {}
         }
+    }
+
+    /// A customer's delay, varied by ±50% so receipts do not arrive in lockstep (seeded, so a
+    /// run is reproducible).
+    fn jitter(&mut self, d: std::time::Duration) -> std::time::Duration {
+        use rand::Rng;
+        d.mul_f64(self.rng.gen_range(0.5..1.5))
     }
 
     fn conversation_id(&self, wamid: &Wamid) -> String {

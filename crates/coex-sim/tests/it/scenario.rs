@@ -76,3 +76,28 @@ async fn a_scripted_business_day_runs() {
     );
     env.check_wire();
 }
+
+#[tokio::test]
+async fn a_scenario_given_at_start_runs_from_the_start() {
+    let text = r#"
+[[step]]
+at = "30s"
+action = "customer_sends"
+customer = "bruno"
+text = "Bom dia"
+
+[[step]]
+at = "1m"
+action = "app_sends"
+customer = "bruno"
+text = "Bom dia, Bruno!"
+"#;
+    let scenario = coex_sim::scenario::Scenario::from_toml(text).unwrap();
+    let env = Env::start_with(|b| b.scenario(scenario)).await;
+    assert!(env.got().is_empty());
+    env.advance("45s").await;
+    assert_eq!(env.inbound().len(), 1);
+    assert!(env.echoes().is_empty());
+    env.advance("15s").await;
+    assert_eq!(env.echoes()[0]["text"]["body"], "Bom dia, Bruno!");
+}
