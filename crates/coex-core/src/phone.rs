@@ -105,9 +105,21 @@ mod tests {
     #[test]
     fn refuses_garbage() {
         assert_eq!(PhoneNumber::parse(""), Err(PhoneError::Empty));
-        assert!(matches!(PhoneNumber::parse("12a45678"), Err(PhoneError::BadCharacter(_))));
-        assert!(matches!(PhoneNumber::parse("1+2345678"), Err(PhoneError::BadCharacter(_))));
-        assert!(matches!(PhoneNumber::parse("123"), Err(PhoneError::BadLength(_))));
-        assert!(matches!(PhoneNumber::parse("1234567890123456"), Err(PhoneError::BadLength(_))));
+        assert!(matches!(
+            PhoneNumber::parse("12a45678"),
+            Err(PhoneError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            PhoneNumber::parse("1+2345678"),
+            Err(PhoneError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            PhoneNumber::parse("123"),
+            Err(PhoneError::BadLength(_))
+        ));
+        assert!(matches!(
+            PhoneNumber::parse("1234567890123456"),
+            Err(PhoneError::BadLength(_))
+        ));
     }
 }
