@@ -6,6 +6,8 @@
 pub mod ids;
 pub mod model;
 pub mod phone;
+pub mod policy;
+pub mod pricing;
 pub mod secret;
 
 pub use ids::{Bsuid, IdError, MediaId, PhoneNumberId, RequestId, WabaId, Wamid};
