@@ -379,3 +379,73 @@ impl Row {
         }
     }
 }
+
+/// Splits `n` rows into runs of at most `max` rows, each a power of two, so a multi-row
+/// statement takes only a handful of shapes (and the statement cache stays small).
+pub(crate) fn row_runs(n: usize, max: usize) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut size = max.next_power_of_two();
+    if size > max {
+        size /= 2;
+    }
+    while start < n {
+        while size > n - start {
+            size /= 2;
+        }
+        runs.push((start, size));
+        start += size;
+    }
+    runs
+}
+
+/// The `VALUES` list of a multi-row statement: `($1, $2), ($3, $4)` on PostgreSQL, and
+/// `(?, ?), (?, ?)` on SQLite, where numbered parameters cost a linear name lookup each when
+/// bound (quadratic for a statement with hundreds of them). Such statements must use no other
+/// parameters.
+pub(crate) fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 1..=cols {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            match dialect {
+                Dialect::Sqlite => sql.push('?'),
+                Dialect::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * cols + c).to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_powers_of_two_covering_everything() {
+        assert_eq!(row_runs(0, 64), vec![]);
+        assert_eq!(row_runs(100, 64), vec![(0, 64), (64, 32), (96, 4)]);
+        assert_eq!(row_runs(7, 64), vec![(0, 4), (4, 2), (6, 1)]);
+        assert_eq!(
+            row_runs(130, 50),
+            vec![(0, 32), (32, 32), (64, 32), (96, 32), (128, 2)]
+        );
+    }
+
+    #[test]
+    fn values_lists_number_parameters() {
+        assert_eq!(values_list(Dialect::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(values_list(Dialect::Postgres, 1, 3), "($1, $2, $3)");
+        assert_eq!(values_list(Dialect::Sqlite, 2, 2), "(?, ?), (?, ?)");
+    }
+}

@@ -31,6 +31,8 @@ pub(crate) struct ContactRow {
     pub username: Option<String>,
     /// Found through an earlier BSUID rather than its current one.
     pub via_alias: bool,
+    /// Its conversation on the number being processed, if any.
+    pub conversation: Option<ConversationId>,
 }
 
 impl ContactRow {
@@ -43,20 +45,25 @@ impl ContactRow {
             profile_name: r.opt_str("profile_name")?,
             username: r.opt_str("username")?,
             via_alias: r.i64("via_alias")? != 0,
+            conversation: r.opt_i64("conversation_id")?.map(ConversationId::new),
         })
     }
 }
 
-/// Every contact a BSUID (current or earlier) or a phone names, in one round trip.
+/// Every contact a BSUID (current or earlier) or a phone names, with its conversation on the
+/// number at hand, in one round trip.
 const CANDIDATES: &str = "\
-    SELECT id, bsuid, phone, parent_bsuid, profile_name, username, CAST(0 AS BIGINT) AS via_alias \
-      FROM contacts WHERE workspace_id = $1 AND bsuid = $2 \
+    SELECT k.id, k.bsuid, k.phone, k.parent_bsuid, k.profile_name, k.username, CAST(0 AS BIGINT) AS via_alias, \
+           (SELECT v.id FROM conversations v WHERE v.number_id = $4 AND v.contact_id = k.id) AS conversation_id \
+      FROM contacts k WHERE k.workspace_id = $1 AND k.bsuid = $2 \
     UNION ALL \
-    SELECT id, bsuid, phone, parent_bsuid, profile_name, username, CAST(0 AS BIGINT) AS via_alias \
-      FROM contacts WHERE workspace_id = $1 AND phone = $3 \
+    SELECT k.id, k.bsuid, k.phone, k.parent_bsuid, k.profile_name, k.username, CAST(0 AS BIGINT) AS via_alias, \
+           (SELECT v.id FROM conversations v WHERE v.number_id = $4 AND v.contact_id = k.id) AS conversation_id \
+      FROM contacts k WHERE k.workspace_id = $1 AND k.phone = $3 \
     UNION ALL \
-    SELECT c.id, c.bsuid, c.phone, c.parent_bsuid, c.profile_name, c.username, CAST(1 AS BIGINT) AS via_alias \
-      FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id \
+    SELECT k.id, k.bsuid, k.phone, k.parent_bsuid, k.profile_name, k.username, CAST(1 AS BIGINT) AS via_alias, \
+           (SELECT v.id FROM conversations v WHERE v.number_id = $4 AND v.contact_id = k.id) AS conversation_id \
+      FROM contact_aliases a JOIN contacts k ON k.id = a.contact_id \
      WHERE a.workspace_id = $1 AND a.bsuid = $2";
 
 /// Resolution retries when a concurrent transaction creates the same contact between our
@@ -66,11 +73,14 @@ const RESOLVE_ATTEMPTS: usize = 3;
 impl Applier<'_, '_> {
     async fn candidates(
         &mut self,
-        ws: WorkspaceId,
+        info: &NumberInfo,
         bsuid: Option<&Bsuid>,
         phone: Option<&PhoneNumber>,
     ) -> Result<(Option<ContactRow>, Option<ContactRow>)> {
-        let rows = self.conn.all(CANDIDATES, args![ws, bsuid, phone]).await?;
+        let rows = self
+            .conn
+            .all(CANDIDATES, args![info.workspace, bsuid, phone, info.id])
+            .await?;
         let rows = rows
             .iter()
             .map(ContactRow::from_row)
@@ -102,7 +112,7 @@ impl Applier<'_, '_> {
         let bsuid = c.key.bsuid();
         let phone = c.key.phone();
         for _ in 0..RESOLVE_ATTEMPTS {
-            let (by_bsuid, by_phone) = self.candidates(ws, bsuid, phone).await?;
+            let (by_bsuid, by_phone) = self.candidates(info, bsuid, phone).await?;
             let row = match (by_bsuid, by_phone) {
                 (Some(b), Some(p)) if b.id == p.id => b,
                 (Some(b), Some(p)) => {
@@ -165,6 +175,10 @@ impl Applier<'_, '_> {
                 },
             };
             let id = row.id;
+            if let Some(conversation) = row.conversation {
+                self.conversations
+                    .insert((info.id.clone(), id), conversation);
+            }
             self.contacts.insert((ws, c.key.clone()), id);
             self.contact_rows.insert(id, row);
             return Ok(id);
@@ -208,6 +222,7 @@ impl Applier<'_, '_> {
             profile_name: c.profile_name.clone(),
             username: c.username.clone(),
             via_alias: false,
+            conversation: None,
         }))
     }
 
@@ -347,7 +362,7 @@ impl Applier<'_, '_> {
                         last_outbound_at: c.opt_ts("last_outbound_at")?,
                         added: c.i64("message_count")?,
                     };
-                    self.write_conv_agg(target, agg).await?;
+                    self.write_conv_aggs(&[(target, agg)]).await?;
                     self.conn
                         .exec("DELETE FROM conversations WHERE id = $1", args![id])
                         .await?;
@@ -448,8 +463,8 @@ impl Applier<'_, '_> {
         u: &UserIdChange,
     ) -> Result<()> {
         let ws = info.workspace;
-        let (old, _) = self.candidates(ws, Some(&u.previous), None).await?;
-        let (new, _) = self.candidates(ws, Some(&u.current), None).await?;
+        let (old, _) = self.candidates(info, Some(&u.previous), None).await?;
+        let (new, _) = self.candidates(info, Some(&u.current), None).await?;
         let changed = match (old, new) {
             (Some(o), None) => {
                 self.conn

@@ -11,11 +11,17 @@ use coex_core::model::{
     StatusUpdate, SyncState, Timestamp,
 };
 use coex_core::{MediaId, PhoneNumberId, Wamid};
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use super::{Applier, ConvAgg, NumberInfo};
 use crate::Result;
-use crate::db::{Dialect, Row, args};
+use crate::db::{Arg, Dialect, Row, ToArg, args, row_runs, values_list};
+
+/// How long a parked edit, revoke or history media is looked at again (Meta redelivers for
+/// up to 7 days, and an original can arrive that late).
+const PATCH_HORIZON_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// A message about to be stored.
 pub(super) struct NewMessage<'e> {
@@ -100,7 +106,7 @@ fn status_update_sql(status: MessageStatus) -> Option<String> {
 }
 
 /// A status as stored in `status_history`, for replaying orphans.
-struct StoredStatus {
+pub(super) struct StoredStatus {
     number: PhoneNumberId,
     wamid: Wamid,
     status: MessageStatus,
@@ -248,43 +254,71 @@ impl Applier<'_, '_> {
     ) -> Result<Option<ConversationId>> {
         let contact = self.resolve_contact(info, customer).await?;
         let conversation = self.conversation(info, contact, m.timestamp).await?;
-        let media = m.content.media.as_ref();
-        let inserted = self
-            .conn
-            .opt(
-                "INSERT INTO messages (number_id, wamid, conversation_id, direction, origin, sender, kind, body, \
-                   media_id, media_mime, media_sha256, media_filename, reply_to, payload, sent_at, stored_at, \
-                   status, status_at, error_code, error_title, error_details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-                 ON CONFLICT (number_id, wamid) DO NOTHING RETURNING id",
-                args![
-                    info.id,
-                    m.wamid,
-                    conversation,
-                    m.direction,
-                    m.origin,
-                    m.sender,
-                    m.content.kind.as_str(),
-                    m.content.body,
-                    media.and_then(|x| x.id.as_ref()),
-                    media.and_then(|x| x.mime_type.as_deref()),
-                    media.and_then(|x| x.sha256.as_deref()),
-                    media.and_then(|x| x.filename.as_deref()),
-                    m.content.reply_to,
-                    m.content.payload.as_ref().map(RawJson::as_str),
-                    m.timestamp,
-                    self.received_at,
-                    m.status,
-                    m.status.map(|_| m.timestamp),
-                    m.error.map(|e| e.code),
-                    m.error.map(|e| e.title.as_str()),
-                    m.error.and_then(|e| e.details.as_deref()),
-                ],
-            )
-            .await?;
-        if inserted.is_none() {
+        let inserted = self.insert_messages(info, &[(conversation, &m)]).await?;
+        if inserted.is_empty() {
             return Ok(None);
         }
+        self.message_stored(info, customer, contact, conversation, &m)
+            .await?;
+        Ok(Some(conversation))
+    }
+
+    /// Inserts messages with one multi-row statement; returns the wamids that were new (a
+    /// wamid already stored, or repeated in `rows`, is absent).
+    async fn insert_messages(
+        &mut self,
+        info: &NumberInfo,
+        rows: &[(ConversationId, &NewMessage<'_>)],
+    ) -> Result<HashSet<String>> {
+        const COLS: usize = 21;
+        let sql = format!(
+            "INSERT INTO messages (number_id, wamid, conversation_id, direction, origin, sender, kind, body, \
+               media_id, media_mime, media_sha256, media_filename, reply_to, payload, sent_at, stored_at, \
+               status, status_at, error_code, error_title, error_details) \
+             VALUES {} ON CONFLICT (number_id, wamid) DO NOTHING RETURNING wamid",
+            values_list(self.conn.dialect(), rows.len(), COLS)
+        );
+        let mut binds = Vec::with_capacity(rows.len() * COLS);
+        for (conversation, m) in rows {
+            let media = m.content.media.as_ref();
+            binds.push(info.id.to_arg());
+            binds.push(m.wamid.to_arg());
+            binds.push(conversation.to_arg());
+            binds.push(m.direction.to_arg());
+            binds.push(m.origin.to_arg());
+            binds.push(Arg::Text(m.sender));
+            binds.push(Arg::Text(Some(m.content.kind.as_str())));
+            binds.push(Arg::Text(m.content.body.as_deref()));
+            binds.push(Arg::Text(
+                media.and_then(|x| x.id.as_ref()).map(MediaId::as_str),
+            ));
+            binds.push(Arg::Text(media.and_then(|x| x.mime_type.as_deref())));
+            binds.push(Arg::Text(media.and_then(|x| x.sha256.as_deref())));
+            binds.push(Arg::Text(media.and_then(|x| x.filename.as_deref())));
+            binds.push(Arg::Text(m.content.reply_to.as_ref().map(Wamid::as_str)));
+            binds.push(Arg::Text(m.content.payload.as_ref().map(RawJson::as_str)));
+            binds.push(m.timestamp.to_arg());
+            binds.push(self.received_at.to_arg());
+            binds.push(Arg::Text(m.status.map(MessageStatus::as_str)));
+            binds.push(Arg::Int(m.status.map(|_| m.timestamp.as_millis())));
+            binds.push(Arg::Int(m.error.map(|e| e.code)));
+            binds.push(Arg::Text(m.error.map(|e| e.title.as_str())));
+            binds.push(Arg::Text(m.error.and_then(|e| e.details.as_deref())));
+        }
+        let returned = self.conn.all(&sql, &binds).await?;
+        returned.iter().map(|r| r.str("wamid")).collect()
+    }
+
+    /// The consequences of a newly stored message: display data, conversation aggregates (the
+    /// window input only for live customer messages), the feed event.
+    async fn message_stored(
+        &mut self,
+        info: &NumberInfo,
+        customer: &CustomerRef,
+        contact: coex_core::model::ContactId,
+        conversation: ConversationId,
+        m: &NewMessage<'_>,
+    ) -> Result<()> {
         self.touch_display(contact, customer).await?;
         let at = Some(m.timestamp);
         let agg = match m.origin {
@@ -320,41 +354,20 @@ impl Applier<'_, '_> {
             Some(m.wamid),
             json!({ "origin": m.origin, "direction": m.direction, "type": m.content.kind }),
         );
-        if self.pending_patches {
-            self.replay_pending_patches(info, m.wamid).await?;
-        }
-        Ok(Some(conversation))
+        Ok(())
     }
 
     // --- statuses ------------------------------------------------------------------------
 
     pub(super) async fn status(&mut self, info: &NumberInfo, s: &StatusUpdate) -> Result<()> {
-        let p = s.pricing.as_ref();
-        let e = s.error.as_ref();
-        let new = self
-            .conn
-            .exec(
-                "INSERT INTO status_history (number_id, wamid, status, occurred_at, received_at, error_code, \
-                   error_title, error_details, pricing_billable, pricing_model, pricing_type, pricing_category) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (number_id, wamid, status) DO NOTHING",
-                args![
-                    info.id,
-                    s.wamid,
-                    s.status,
-                    s.timestamp,
-                    self.received_at,
-                    e.map(|e| e.code),
-                    e.map(|e| e.title.as_str()),
-                    e.and_then(|e| e.details.as_deref()),
-                    p.and_then(|p| p.billable),
-                    p.and_then(|p| p.model.as_deref()),
-                    p.and_then(|p| p.kind.as_deref()),
-                    p.and_then(|p| p.category.as_deref()),
-                ],
-            )
-            .await?;
-        if new == 0 {
+        // `record_statuses` inserted the batch's history rows up front; a key it did not see
+        // as new is a redelivery (or a repeat within this batch).
+        let key = (
+            info.id.as_str().to_owned(),
+            s.wamid.as_str().to_owned(),
+            s.status.as_str(),
+        );
+        if !self.new_statuses.remove(&key) {
             self.summary.statuses_duplicate += 1;
             return Ok(());
         }
@@ -372,10 +385,21 @@ impl Applier<'_, '_> {
             error: s.error.clone(),
             pricing: s.pricing.clone(),
         };
-        let mut outcome = self.advance_status(info, &stored).await?;
-        if matches!(outcome, Outcome::Missing) && self.lock_wamid(info, &s.wamid).await? {
+        let single = (info.id.as_str().to_owned(), s.wamid.as_str().to_owned());
+        if self.single_status_wamids.contains(&single) {
+            // The common case, applied in bulk at the end of the batch.
+            self.deferred_statuses.push((info.clone(), stored));
+            return Ok(());
+        }
+        self.settle_status(info, &stored).await
+    }
+
+    /// Applies one status now: forward if allowed, else stale, else parked as an orphan.
+    async fn settle_status(&mut self, info: &NumberInfo, stored: &StoredStatus) -> Result<()> {
+        let mut outcome = self.advance_status(info, stored).await?;
+        if matches!(outcome, Outcome::Missing) && self.lock_wamid(info, &stored.wamid).await? {
             // Under the lock, a concurrent send that committed meanwhile is visible.
-            outcome = self.advance_status(info, &stored).await?;
+            outcome = self.advance_status(info, stored).await?;
         }
         match outcome {
             Outcome::Applied => self.summary.statuses_applied += 1,
@@ -385,11 +409,96 @@ impl Applier<'_, '_> {
                     .exec(
                         "UPDATE status_history SET applied = FALSE \
                          WHERE number_id = $1 AND wamid = $2 AND status = $3",
-                        args![info.id, s.wamid, s.status],
+                        args![stored.number, stored.wamid, stored.status],
                     )
                     .await?;
                 self.summary.statuses_orphaned += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// Applies the deferred statuses (one per message in this batch) with multi-row
+    /// `UPDATE ... FROM (VALUES ...)`. The forward-only condition is the same as for a single
+    /// status, as a `CASE` over the incoming status. Whatever did not move (stale, or the
+    /// message is missing) goes through [`Self::settle_status`] to be told apart.
+    pub(super) async fn apply_deferred_statuses(&mut self) -> Result<()> {
+        let deferred = std::mem::take(&mut self.deferred_statuses);
+        const COLS: usize = 11;
+        let mut guard = String::from("CASE v.s");
+        for status in MessageStatus::ALL {
+            let from: Vec<String> = MessageStatus::accepted_from(*status)
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            if !from.is_empty() {
+                guard.push_str(&format!(
+                    " WHEN '{}' THEN messages.status IN ({})",
+                    status.as_str(),
+                    from.join(", ")
+                ));
+            }
+        }
+        guard.push_str(" ELSE FALSE END");
+        let mut leftovers = Vec::new();
+        for (start, len) in row_runs(deferred.len(), 64) {
+            let chunk = &deferred[start..start + len];
+            let sql = format!(
+                "WITH v (n, w, s, at, ec, et, ed, pb, pm, pt, pc) AS (VALUES {}) \
+                 UPDATE messages SET status = v.s, status_at = v.at, \
+                   error_code = COALESCE(v.ec, messages.error_code), \
+                   error_title = COALESCE(v.et, messages.error_title), \
+                   error_details = COALESCE(v.ed, messages.error_details), \
+                   pricing_billable = COALESCE(v.pb, messages.pricing_billable), \
+                   pricing_model = COALESCE(v.pm, messages.pricing_model), \
+                   pricing_type = COALESCE(v.pt, messages.pricing_type), \
+                   pricing_category = COALESCE(v.pc, messages.pricing_category) \
+                 FROM v WHERE messages.number_id = v.n AND messages.wamid = v.w AND ({guard}) \
+                 RETURNING messages.number_id, messages.wamid, messages.conversation_id",
+                values_list(self.conn.dialect(), len, COLS)
+            );
+            let mut binds = Vec::with_capacity(len * COLS);
+            for (_, st) in chunk {
+                let e = st.error.as_ref();
+                let p = st.pricing.as_ref();
+                binds.push(st.number.to_arg());
+                binds.push(st.wamid.to_arg());
+                binds.push(st.status.to_arg());
+                binds.push(st.occurred_at.to_arg());
+                binds.push(Arg::Int(e.map(|e| e.code)));
+                binds.push(Arg::Text(e.map(|e| e.title.as_str())));
+                binds.push(Arg::Text(e.and_then(|e| e.details.as_deref())));
+                binds.push(Arg::Bool(p.and_then(|p| p.billable)));
+                binds.push(Arg::Text(p.and_then(|p| p.model.as_deref())));
+                binds.push(Arg::Text(p.and_then(|p| p.kind.as_deref())));
+                binds.push(Arg::Text(p.and_then(|p| p.category.as_deref())));
+            }
+            let rows = self.conn.all(&sql, &binds).await?;
+            let mut moved = std::collections::HashMap::with_capacity(rows.len());
+            for r in rows {
+                let key = (r.str("number_id")?, r.str("wamid")?);
+                moved.insert(key, ConversationId::new(r.i64("conversation_id")?));
+            }
+            for (i, (info, st)) in chunk.iter().enumerate() {
+                let key = (st.number.as_str().to_owned(), st.wamid.as_str().to_owned());
+                let Some(conversation) = moved.get(&key).copied() else {
+                    leftovers.push(start + i);
+                    continue;
+                };
+                self.summary.statuses_applied += 1;
+                self.emit(
+                    info.workspace,
+                    EventKind::MessageStatus,
+                    Some(&st.number),
+                    Some(conversation),
+                    None,
+                    Some(&st.wamid),
+                    json!({ "status": st.status, "error_code": st.error.as_ref().map(|e| e.code) }),
+                );
+            }
+        }
+        for i in leftovers {
+            let (info, st) = &deferred[i];
+            self.settle_status(info, st).await?;
         }
         Ok(())
     }
@@ -515,31 +624,18 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
-    /// PostgreSQL only: parked statuses and patches whose message another process committed
-    /// meanwhile (see `RECONCILE_WINDOW_MS`).
-    pub(super) async fn reconcile_recent(&mut self, since: Timestamp) -> Result<()> {
-        let rows = self
-            .conn
-            .all(
-                "SELECT s.number_id, s.wamid, s.status, s.occurred_at, s.error_code, s.error_title, \
-                   s.error_details, s.pricing_billable, s.pricing_model, s.pricing_type, s.pricing_category \
-                 FROM status_history s JOIN messages m ON m.number_id = s.number_id AND m.wamid = s.wamid \
-                 WHERE NOT s.applied AND s.received_at > $1 ORDER BY s.occurred_at LIMIT 500",
-                args![since],
-            )
-            .await?;
-        for row in rows {
-            let s = stored_status(&row)?;
-            if let Some(info) = self.number_info(&s.number).await? {
-                self.replay_status(&info, &s).await?;
-            }
-        }
+    /// Applies every parked patch whose message now exists (end of batch). This also catches an
+    /// original that another process committed while this patch was being parked: the next
+    /// batch anywhere picks it up. Patches are re-examined for a week (Meta's redelivery
+    /// horizon): an edit whose original never came stays parked, unread.
+    pub(super) async fn replay_all_pending_patches(&mut self) -> Result<()> {
+        let since = self.now.plus_millis(-PATCH_HORIZON_MS);
         let rows = self
             .conn
             .all(
                 "SELECT DISTINCT p.number_id, p.target_wamid FROM message_patches p \
                  JOIN messages m ON m.number_id = p.number_id AND m.wamid = p.target_wamid \
-                 WHERE NOT p.applied AND p.received_at > $1 LIMIT 500",
+                 WHERE NOT p.applied AND p.received_at > $1",
                 args![since],
             )
             .await?;
@@ -774,19 +870,52 @@ impl Applier<'_, '_> {
             )
             .await?
             == 1;
+        // Resolve every message's conversation first. A merge of two contacts while doing so
+        // can retire a conversation resolved earlier, so then resolve again (a second pass
+        // finds nothing left to merge).
+        let mut prepared = Vec::with_capacity(h.messages.len());
+        loop {
+            let merges = self.summary.contacts_merged;
+            prepared.clear();
+            for m in &h.messages {
+                let contact = self.resolve_contact(info, &m.customer).await?;
+                let conversation = self.conversation(info, contact, m.timestamp).await?;
+                prepared.push((m, contact, conversation));
+            }
+            if self.summary.contacts_merged == merges {
+                break;
+            }
+        }
+        let prepared: Vec<_> = prepared
+            .into_iter()
+            .map(|(m, contact, conversation)| {
+                let new = NewMessage {
+                    wamid: &m.wamid,
+                    direction: m.direction,
+                    origin: Origin::HistoryImport,
+                    sender: None,
+                    content: &m.content,
+                    timestamp: m.timestamp,
+                    status: m.status,
+                    error: None,
+                };
+                (m, contact, conversation, new)
+            })
+            .collect();
+        let mut fresh = HashSet::new();
+        for (start, len) in row_runs(prepared.len(), 32) {
+            let rows: Vec<_> = prepared[start..start + len]
+                .iter()
+                .map(|(_, _, conversation, new)| (*conversation, new))
+                .collect();
+            fresh.extend(self.insert_messages(info, &rows).await?);
+        }
         let mut inserted: u64 = 0;
-        for m in &h.messages {
-            let new = NewMessage {
-                wamid: &m.wamid,
-                direction: m.direction,
-                origin: Origin::HistoryImport,
-                sender: None,
-                content: &m.content,
-                timestamp: m.timestamp,
-                status: m.status,
-                error: None,
-            };
-            if self.store_message(info, &m.customer, new).await?.is_some() {
+        for (m, contact, conversation, new) in &prepared {
+            // `remove`: a wamid repeated inside the chunk counts as stored once.
+            if fresh.remove(m.wamid.as_str()) {
+                self.message_stored(info, &m.customer, *contact, *conversation, new)
+                    .await?;
                 inserted += 1;
                 self.summary.history_inserted += 1;
             } else {

@@ -1,29 +1,37 @@
 //! Applying an [`IngestBatch`] inside one transaction.
 //!
-//! An [`Applier`] walks the batch's items and events in order, keeping per-batch caches
-//! (numbers, contacts, conversations) and accumulating what can be written once at the end:
-//! conversation aggregates (last activity, the window input, counts), the phone app's last sign
-//! of life per number, and the feed events. Those are flushed in key order so two concurrent
-//! PostgreSQL transactions lock rows in the same order.
+//! The order of work in [`run`]:
+//! 1. bulk inserts of the raw bodies and of the status history (the history's unique key
+//!    tells which statuses are new; the rest are redeliveries);
+//! 2. the events, in order, by an [`Applier`] with per-batch caches (numbers, contacts,
+//!    conversations);
+//! 3. the statuses set aside in step 2 (one per message in the batch, the common case), in
+//!    bulk; parked edits whose original has now arrived;
+//! 4. what accumulated: conversation aggregates (last activity, the window input, counts), the
+//!    phone app's last sign of life per number, and the feed events with their sequence.
+//!
+//! Statements are few because every one is a round trip (to SQLite's worker thread, or to the
+//! PostgreSQL server), and round trips, not SQL, are what ingest costs.
 //!
 //! Idempotency comes from unique keys, never from reading first: every insert is
-//! `ON CONFLICT DO NOTHING` and its row count says "new" or "duplicate"; every state move is a
+//! `ON CONFLICT DO NOTHING` and its result says "new" or "duplicate"; every state move is a
 //! conditional `UPDATE` whose `WHERE` encodes the rule (forward-only status, newer edit,
-//! newer lifecycle event).
+//! newer lifecycle event), so it also holds between concurrent PostgreSQL transactions. Those
+//! can deadlock on each other's rows; the caller re-runs the batch (see `sql_store`).
 
 mod account;
 mod identity;
 mod messages;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use coex_core::model::{
     ArchiveId, ArchiveInput, ContactId, ConversationId, CustomerKey, EventKind, EventSeq, Ingest,
-    IngestBatch, Timestamp, WorkspaceId,
+    IngestBatch, RawWebhook, StatusUpdate, Timestamp, WorkspaceId,
 };
 use coex_core::{PhoneNumberId, WabaId, Wamid};
 
-use crate::db::{Conn, Dialect, args};
+use crate::db::{Arg, Conn, Dialect, ToArg, args, row_runs, values_list};
 use crate::{BatchOutcome, BatchSummary, Result};
 
 use identity::ContactRow;
@@ -37,15 +45,23 @@ pub(crate) async fn run(
 ) -> Result<BatchOutcome> {
     let mut a = Applier::new(conn, now);
     a.prepare().await?;
-    let mut archives = Vec::with_capacity(batch.items.len());
-    for item in &batch.items {
+    // Bulk work first, one multi-row statement per few hundred rows: the raw bodies, and the
+    // status history (whose conflicts tell which statuses are new).
+    let archives = a.archive_all(batch).await?;
+    a.record_statuses(batch).await?;
+    for (item, archive) in batch.items.iter().zip(&archives) {
         a.summary.webhooks += 1;
         a.received_at = item.received_at;
-        a.archive = a.archive_item(&item.archive).await?;
-        archives.push(a.archive);
+        a.archive = *archive;
         for event in &item.events {
             a.apply(event).await?;
         }
+    }
+    a.received_at = now;
+    a.archive = None;
+    a.apply_deferred_statuses().await?;
+    if a.pending_patches {
+        a.replay_all_pending_patches().await?;
     }
     a.flush_conversations().await?;
     a.flush_activity().await?;
@@ -105,26 +121,27 @@ pub(super) struct NewEvent {
     pub data: String,
 }
 
-/// Orphan statuses and pending patches younger than this are re-checked at the start of every
-/// PostgreSQL batch: another process may have committed their message concurrently, unseen by
-/// the transaction that parked them. (SQLite has one writer at a time, so no such race.)
-const RECONCILE_WINDOW_MS: i64 = 10 * 60 * 1000;
-
 pub(super) struct Applier<'a, 'c> {
-    pub conn: &'a mut Conn<'c>,
-    pub now: Timestamp,
-    pub received_at: Timestamp,
-    pub archive: Option<ArchiveId>,
-    pub summary: BatchSummary,
+    conn: &'a mut Conn<'c>,
+    now: Timestamp,
+    received_at: Timestamp,
+    archive: Option<ArchiveId>,
+    summary: BatchSummary,
     numbers: HashMap<PhoneNumberId, Option<NumberInfo>>,
-    pub contacts: HashMap<(WorkspaceId, CustomerKey), ContactId>,
-    pub contact_rows: HashMap<ContactId, ContactRow>,
-    pub conversations: HashMap<(PhoneNumberId, ContactId), ConversationId>,
-    pub conv_aggs: BTreeMap<ConversationId, ConvAgg>,
+    contacts: HashMap<(WorkspaceId, CustomerKey), ContactId>,
+    contact_rows: HashMap<ContactId, ContactRow>,
+    conversations: HashMap<(PhoneNumberId, ContactId), ConversationId>,
+    conv_aggs: BTreeMap<ConversationId, ConvAgg>,
     activity: BTreeMap<PhoneNumberId, Timestamp>,
     events: Vec<NewEvent>,
-    /// Whether any patch may be waiting for its original (so new messages must look).
-    pub pending_patches: bool,
+    /// Whether any patch may be waiting for its original (replayed at the end of the batch).
+    pending_patches: bool,
+    /// Statuses of this batch that `status_history` did not have yet: (number, wamid, status).
+    new_statuses: HashSet<(String, String, &'static str)>,
+    /// Messages (number, wamid) with exactly one new status in this batch: their status can
+    /// be applied in bulk at the end without changing the outcome.
+    single_status_wamids: HashSet<(String, String)>,
+    deferred_statuses: Vec<(NumberInfo, messages::StoredStatus)>,
 }
 
 impl<'a, 'c> Applier<'a, 'c> {
@@ -143,6 +160,9 @@ impl<'a, 'c> Applier<'a, 'c> {
             activity: BTreeMap::new(),
             events: Vec::new(),
             pending_patches: false,
+            new_statuses: HashSet::new(),
+            single_status_wamids: HashSet::new(),
+            deferred_statuses: Vec::new(),
         }
     }
 
@@ -155,29 +175,53 @@ impl<'a, 'c> Applier<'a, 'c> {
             )
             .await?;
         self.pending_patches = row.bool("pending")?;
-        if self.conn.dialect() == Dialect::Postgres {
-            let since = self.now.plus_millis(-RECONCILE_WINDOW_MS);
-            self.reconcile_recent(since).await?;
-        }
         Ok(())
     }
 
-    async fn archive_item(&mut self, input: &ArchiveInput) -> Result<Option<ArchiveId>> {
-        match input {
-            ArchiveInput::None => Ok(None),
-            ArchiveInput::New(raw) => {
-                let row = self
-                    .conn
-                    .one(
-                        "INSERT INTO webhook_archive (received_at, signature_ok, body, processed_at) \
-                         VALUES ($1, $2, $3, $4) RETURNING id",
-                        args![raw.received_at, raw.signature_ok, raw.body.as_slice(), self.now],
-                    )
-                    .await?;
-                self.summary.archived += 1;
-                Ok(Some(ArchiveId::new(row.i64("id")?)))
+    /// Archives every `New` body with multi-row inserts and marks every `Existing` one as
+    /// processed; returns each item's archive id.
+    ///
+    /// Ids come back from `RETURNING` and are matched to rows by order: both engines assign
+    /// increasing ids in `VALUES` order within one statement (SQLite rowids, a PostgreSQL
+    /// identity sequence), so sorting them restores the row order.
+    async fn archive_all(&mut self, batch: &IngestBatch) -> Result<Vec<Option<ArchiveId>>> {
+        let mut ids: Vec<Option<ArchiveId>> = vec![None; batch.items.len()];
+        let fresh: Vec<(usize, &RawWebhook)> = batch
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match &item.archive {
+                ArchiveInput::New(raw) => Some((i, raw)),
+                _ => None,
+            })
+            .collect();
+        for (start, len) in row_runs(fresh.len(), 64) {
+            let rows = &fresh[start..start + len];
+            let sql = format!(
+                "INSERT INTO webhook_archive (received_at, signature_ok, body, processed_at) VALUES {} \
+                 RETURNING id",
+                values_list(self.conn.dialect(), len, 4)
+            );
+            let mut binds = Vec::with_capacity(len * 4);
+            for (_, raw) in rows {
+                binds.push(raw.received_at.to_arg());
+                binds.push(raw.signature_ok.to_arg());
+                binds.push(raw.body.as_slice().to_arg());
+                binds.push(self.now.to_arg());
             }
-            ArchiveInput::Existing(id) => {
+            let returned = self.conn.all(&sql, &binds).await?;
+            let mut new_ids = returned
+                .iter()
+                .map(|r| r.i64("id"))
+                .collect::<Result<Vec<_>>>()?;
+            new_ids.sort_unstable();
+            for ((item, _), id) in rows.iter().zip(new_ids) {
+                ids[*item] = Some(ArchiveId::new(id));
+            }
+            self.summary.archived += len as u64;
+        }
+        for (i, item) in batch.items.iter().enumerate() {
+            if let ArchiveInput::Existing(id) = &item.archive {
                 self.conn
                     .exec(
                         "UPDATE webhook_archive SET processed_at = $2 \
@@ -185,9 +229,67 @@ impl<'a, 'c> Applier<'a, 'c> {
                         args![*id, self.now],
                     )
                     .await?;
-                Ok(Some(*id))
+                ids[i] = Some(*id);
             }
         }
+        Ok(ids)
+    }
+
+    /// Inserts the batch's statuses (of registered numbers) into `status_history` in bulk and
+    /// remembers which were new; `status` then treats the others as duplicates.
+    async fn record_statuses(&mut self, batch: &IngestBatch) -> Result<()> {
+        let mut rows: Vec<(&StatusUpdate, Timestamp)> = Vec::new();
+        for item in &batch.items {
+            for event in &item.events {
+                if let Ingest::Status(s) = event
+                    && self.number_info(&s.number).await?.is_some()
+                {
+                    rows.push((s, item.received_at));
+                }
+            }
+        }
+        const COLS: usize = 12;
+        for (start, len) in row_runs(rows.len(), 64) {
+            let chunk = &rows[start..start + len];
+            let sql = format!(
+                "INSERT INTO status_history (number_id, wamid, status, occurred_at, received_at, error_code, \
+                   error_title, error_details, pricing_billable, pricing_model, pricing_type, pricing_category) \
+                 VALUES {} ON CONFLICT (number_id, wamid, status) DO NOTHING RETURNING number_id, wamid, status",
+                values_list(self.conn.dialect(), len, COLS)
+            );
+            let mut binds = Vec::with_capacity(len * COLS);
+            for (s, received_at) in chunk {
+                let e = s.error.as_ref();
+                let p = s.pricing.as_ref();
+                binds.push(s.number.to_arg());
+                binds.push(s.wamid.to_arg());
+                binds.push(s.status.to_arg());
+                binds.push(s.timestamp.to_arg());
+                binds.push(received_at.to_arg());
+                binds.push(Arg::Int(e.map(|e| e.code)));
+                binds.push(Arg::Text(e.map(|e| e.title.as_str())));
+                binds.push(Arg::Text(e.and_then(|e| e.details.as_deref())));
+                binds.push(Arg::Bool(p.and_then(|p| p.billable)));
+                binds.push(Arg::Text(p.and_then(|p| p.model.as_deref())));
+                binds.push(Arg::Text(p.and_then(|p| p.kind.as_deref())));
+                binds.push(Arg::Text(p.and_then(|p| p.category.as_deref())));
+            }
+            for r in self.conn.all(&sql, &binds).await? {
+                let status: coex_core::model::MessageStatus = r.parse("status")?;
+                self.new_statuses
+                    .insert((r.str("number_id")?, r.str("wamid")?, status.as_str()));
+            }
+        }
+        let mut per_message: HashMap<(&str, &str), usize> = HashMap::new();
+        for (n, w, _) in &self.new_statuses {
+            *per_message.entry((n.as_str(), w.as_str())).or_default() += 1;
+        }
+        self.single_status_wamids = per_message
+            .into_iter()
+            .filter(|(_, count)| *count == 1)
+            .map(|((n, w), _)| (n.to_owned(), w.to_owned()))
+            .collect();
+        Ok(())
     }
 
     async fn apply(&mut self, event: &Ingest) -> Result<()> {
@@ -310,33 +412,51 @@ impl<'a, 'c> Applier<'a, 'c> {
     }
 
     pub(super) async fn flush_conversations(&mut self) -> Result<()> {
-        let aggs = std::mem::take(&mut self.conv_aggs);
-        for (id, agg) in aggs {
-            self.write_conv_agg(id, agg).await?;
+        let aggs: Vec<(ConversationId, ConvAgg)> =
+            std::mem::take(&mut self.conv_aggs).into_iter().collect();
+        for (start, len) in row_runs(aggs.len(), 64) {
+            self.write_conv_aggs(&aggs[start..start + len]).await?;
         }
         Ok(())
     }
 
-    pub(super) async fn write_conv_agg(&mut self, id: ConversationId, agg: ConvAgg) -> Result<()> {
-        self.conn
-            .exec(
-                "UPDATE conversations SET \
-                   last_message_at = CASE WHEN $2 IS NOT NULL AND $2 > last_message_at THEN $2 ELSE last_message_at END, \
-                   last_inbound_at = CASE WHEN $3 IS NOT NULL AND (last_inbound_at IS NULL OR $3 > last_inbound_at) THEN $3 ELSE last_inbound_at END, \
-                   last_echo_at = CASE WHEN $4 IS NOT NULL AND (last_echo_at IS NULL OR $4 > last_echo_at) THEN $4 ELSE last_echo_at END, \
-                   last_outbound_at = CASE WHEN $5 IS NOT NULL AND (last_outbound_at IS NULL OR $5 > last_outbound_at) THEN $5 ELSE last_outbound_at END, \
-                   message_count = message_count + $6 \
-                 WHERE id = $1",
-                args![
-                    id,
-                    agg.last_message_at,
-                    agg.last_inbound_at,
-                    agg.last_echo_at,
-                    agg.last_outbound_at,
-                    agg.added
-                ],
-            )
-            .await?;
+    /// Folds aggregates into conversations: later times win, counts add up. One statement for
+    /// many conversations (`UPDATE ... FROM` a `VALUES` list, which both engines support).
+    pub(super) async fn write_conv_aggs(
+        &mut self,
+        aggs: &[(ConversationId, ConvAgg)],
+    ) -> Result<()> {
+        if aggs.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "WITH v (id, lm, li, le, lo, n) AS (VALUES {}) \
+             UPDATE conversations SET \
+               last_message_at = CASE WHEN v.lm IS NOT NULL AND v.lm > conversations.last_message_at \
+                                      THEN v.lm ELSE conversations.last_message_at END, \
+               last_inbound_at = CASE WHEN v.li IS NOT NULL AND (conversations.last_inbound_at IS NULL \
+                                      OR v.li > conversations.last_inbound_at) \
+                                      THEN v.li ELSE conversations.last_inbound_at END, \
+               last_echo_at = CASE WHEN v.le IS NOT NULL AND (conversations.last_echo_at IS NULL \
+                                   OR v.le > conversations.last_echo_at) \
+                                   THEN v.le ELSE conversations.last_echo_at END, \
+               last_outbound_at = CASE WHEN v.lo IS NOT NULL AND (conversations.last_outbound_at IS NULL \
+                                       OR v.lo > conversations.last_outbound_at) \
+                                       THEN v.lo ELSE conversations.last_outbound_at END, \
+               message_count = conversations.message_count + v.n \
+             FROM v WHERE conversations.id = v.id",
+            values_list(self.conn.dialect(), aggs.len(), 6)
+        );
+        let mut binds = Vec::with_capacity(aggs.len() * 6);
+        for (id, agg) in aggs {
+            binds.push(id.to_arg());
+            binds.push(agg.last_message_at.to_arg());
+            binds.push(agg.last_inbound_at.to_arg());
+            binds.push(agg.last_echo_at.to_arg());
+            binds.push(agg.last_outbound_at.to_arg());
+            binds.push(agg.added.to_arg());
+        }
+        self.conn.exec(&sql, &binds).await?;
         Ok(())
     }
 
@@ -377,9 +497,9 @@ impl<'a, 'c> Applier<'a, 'c> {
                 .await?;
             let last = row.i64("event_seq")?;
             let first = last - n + 1;
-            for (chunk_no, chunk) in events.chunks(EVENT_INSERT_ROWS).enumerate() {
-                let base = first + (chunk_no * EVENT_INSERT_ROWS) as i64;
-                self.insert_events(ws, base, chunk).await?;
+            for (start, len) in row_runs(events.len(), 64) {
+                self.insert_events(ws, first + start as i64, &events[start..start + len])
+                    .await?;
             }
             if self.conn.dialect() == Dialect::Postgres {
                 // Wakes `LISTEN coex_events` subscribers in any process after commit.
@@ -403,28 +523,14 @@ impl<'a, 'c> Applier<'a, 'c> {
         events: &[NewEvent],
     ) -> Result<()> {
         const COLS: usize = 9;
-        let mut sql = String::from(
-            "INSERT INTO events (workspace_id, seq, kind, at, number_id, conversation_id, contact_id, wamid, data) VALUES ",
+        let sql = format!(
+            "INSERT INTO events (workspace_id, seq, kind, at, number_id, conversation_id, contact_id, wamid, data) \
+             VALUES {}",
+            values_list(self.conn.dialect(), events.len(), COLS)
         );
-        for i in 0..events.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let b = i * COLS;
-            sql.push('(');
-            for c in 1..=COLS {
-                if c > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(b + c).to_string());
-            }
-            sql.push(')');
-        }
         let seqs: Vec<i64> = (0..events.len() as i64).map(|i| first + i).collect();
         let mut binds = Vec::with_capacity(events.len() * COLS);
         for (e, seq) in events.iter().zip(&seqs) {
-            use crate::db::ToArg;
             binds.push(ws.to_arg());
             binds.push(seq.to_arg());
             binds.push(e.kind.to_arg());
@@ -439,6 +545,3 @@ impl<'a, 'c> Applier<'a, 'c> {
         Ok(())
     }
 }
-
-/// Feed events per multi-row `INSERT` (9 binds each; well under both dialects' limits).
-const EVENT_INSERT_ROWS: usize = 64;

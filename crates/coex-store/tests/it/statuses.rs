@@ -167,3 +167,49 @@ both!(statuses_link_phone_and_bsuid, |db| async {
         .expect("linked");
     assert_eq!(c.phone.unwrap().digits(), BOB);
 });
+
+both!(bulk_statuses_cover_every_case, |db| async {
+    db.fixture().await;
+    db.apply(vec![
+        sent("wamid.k1", by_phone(BOB), 1_000, "a"),
+        sent("wamid.k2", by_phone(BOB), 1_000, "b"),
+    ])
+    .await;
+    db.apply(vec![status("wamid.k2", MessageStatus::Read, 1_010)])
+        .await;
+    // One status per message: applied, stale, missing, and one whose message comes later in
+    // the same batch.
+    let s = db
+        .apply(vec![
+            status("wamid.k1", MessageStatus::Delivered, 1_005),
+            status("wamid.k2", MessageStatus::Delivered, 1_005),
+            status("wamid.k3", MessageStatus::Sent, 1_005),
+            status("wamid.k4", MessageStatus::Delivered, 1_006),
+            sent("wamid.k4", by_phone(BOB), 1_001, "d"),
+        ])
+        .await;
+    assert_eq!(
+        (s.statuses_applied, s.statuses_stale, s.statuses_orphaned),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        db.message("wamid.k1").await.status,
+        Some(MessageStatus::Delivered)
+    );
+    assert_eq!(
+        db.message("wamid.k2").await.status,
+        Some(MessageStatus::Read)
+    );
+    assert_eq!(
+        db.message("wamid.k4").await.status,
+        Some(MessageStatus::Delivered)
+    );
+    let s = db
+        .apply(vec![sent("wamid.k3", by_phone(BOB), 1_000, "c")])
+        .await;
+    assert_eq!(s.statuses_applied, 1);
+    assert_eq!(
+        db.message("wamid.k3").await.status,
+        Some(MessageStatus::Sent)
+    );
+});
