@@ -284,3 +284,47 @@ both!(media_fills_placeholders_in_either_order, |db| async {
         MessageKind::MediaPlaceholder
     );
 });
+
+both!(a_merge_inside_a_chunk_keeps_every_message, |db| async {
+    db.fixture().await;
+    // Two records of one person, each with a conversation: phone-only and BSUID-only.
+    db.apply(vec![inbound("wamid.lp", by_phone(ANA), 1_000, "by phone")])
+        .await;
+    db.apply(vec![inbound(
+        "wamid.lb",
+        by_bsuid("BR.1502576394655843"),
+        1_001,
+        "by id",
+    )])
+    .await;
+    // The chunk names the phone first, then both keys: resolving the second merges the first
+    // record away while the chunk is being prepared.
+    let mut first = hmsg(
+        "wamid.hp",
+        Direction::Inbound,
+        10,
+        MessageContent::text("a"),
+        None,
+    );
+    first.customer = by_phone(ANA);
+    let mut second = hmsg(
+        "wamid.hb",
+        Direction::Outbound,
+        20,
+        MessageContent::text("b"),
+        None,
+    );
+    second.customer = by_both("BR.1502576394655843", ANA);
+    let s = db.apply(vec![chunk(1, 1, 100, vec![first, second])]).await;
+    assert_eq!(s.contacts_merged, 1);
+    assert_eq!(s.history_inserted, 2);
+    let conv = db.conversation_of("wamid.hp").await;
+    assert_eq!(conv.conversation.message_count, 4);
+    for id in ["wamid.lp", "wamid.lb", "wamid.hb"] {
+        assert_eq!(
+            db.message(id).await.conversation,
+            conv.conversation.id,
+            "{id}"
+        );
+    }
+});
