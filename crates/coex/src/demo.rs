@@ -188,19 +188,19 @@ async fn follow_feed(store: SqlStore, workspace: coex_core::model::WorkspaceId, 
 
 async fn describe(store: &SqlStore, e: &coex_core::model::StoredEvent) -> String {
     let head = format!("#{:<5} {:<16}", e.seq.get(), e.kind.as_str());
-    if let (EventKind::MessageCreated, Some(number), Some(wamid)) = (e.kind, &e.number, &e.wamid) {
-        if let Ok(m) = store.get_message(number, wamid).await {
-            let body = m
-                .content
-                .body
-                .clone()
-                .unwrap_or_else(|| format!("[{}]", m.content.kind.as_str()));
-            return format!(
-                "{head} {:<8} {:<14} {body}",
-                m.direction.as_str(),
-                m.origin.as_str()
-            );
-        }
+    if let (EventKind::MessageCreated, Some(number), Some(wamid)) = (e.kind, &e.number, &e.wamid)
+        && let Ok(m) = store.get_message(number, wamid).await
+    {
+        let body = m
+            .content
+            .body
+            .clone()
+            .unwrap_or_else(|| format!("[{}]", m.content.kind.as_str()));
+        return format!(
+            "{head} {:<8} {:<14} {body}",
+            m.direction.as_str(),
+            m.origin.as_str()
+        );
     }
     format!("{head} {}", e.data.as_str())
 }
