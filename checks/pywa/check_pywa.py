@@ -17,7 +17,7 @@ pywa saw every message, echo, edit, revoke and status the emulator says it deliv
 types against `/_sim/deliveries`), with the content and identities of what was done, that every
 body verified, and that pywa's client got wamids and Meta's error classes back.
 
-Exit status 0 only when everything matched; the last line is `pywa check: N passed, M failed`.
+Exit status 0 only when everything matched; the last line is `pywa: N passed, M failed`.
 """
 
 from __future__ import annotations
@@ -1024,7 +1024,7 @@ def main() -> int:
         R.check(
             False, "the coex binary runs", f"{coex_bin()} is missing (set COEX_BIN or cargo build -p coex)"
         )
-        print(f"pywa check: {R.passed} passed, {len(R.failed)} failed", flush=True)
+        print(f"pywa: {R.passed} passed, {len(R.failed)} failed", flush=True)
         return 1
     sim = Sim(f"http://127.0.0.1:{port}/webhook")
     transport = EmulatorTransport(sim.info["graph_url"])
@@ -1055,7 +1055,7 @@ def main() -> int:
             os.unlink(sim.log.name)
     for n in NOTES:
         print(f"note: {n}", flush=True)
-    print(f"pywa check: {R.passed} passed, {len(R.failed)} failed", flush=True)
+    print(f"pywa: {R.passed} passed, {len(R.failed)} failed", flush=True)
     return 1 if R.failed else 0
 
 
