@@ -140,6 +140,8 @@ mod tests {
 
     /// Loads the config with env variables from a private prefix, so tests never race on
     /// the process environment.
+    // figment's Jail closure must return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
     fn load_with(file: Option<&Path>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut out = None;
         figment::Jail::expect_with(|jail| {
