@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-use crate::{config::Config, demo, inspect, serve, sim_cmd, telemetry};
+use crate::{bench, config::Config, demo, inspect, serve, sim_cmd, telemetry};
 
 /// coex: a self-hostable WhatsApp Coexistence platform.
 #[derive(Debug, Parser)]
@@ -30,6 +30,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Print the effective configuration (secrets redacted) and exit.
     Config,
+    /// Benchmarks against a fresh database and a real `coex serve` (e.g. `bench ingest`).
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command line; errors are reported by `main` with a non-zero exit.
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Sim(args) => runtime()?.block_on(sim_cmd::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Config => {
             println!("{}", toml::to_string_pretty(&config)?);
             Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 //! `main.rs` only parses arguments and calls [`cli::run`]; everything it does is here so tests
 //! can drive it without spawning processes.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `coex` binary, run as a real process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench_ingest;
 mod demo;
 mod inspect;
 
