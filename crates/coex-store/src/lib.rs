@@ -18,6 +18,7 @@ mod db;
 mod error;
 mod migrate;
 mod read;
+pub mod send;
 mod setup;
 mod sql_store;
 
@@ -33,6 +34,7 @@ use coex_core::{PhoneNumberId, RequestId, WabaId, Wamid};
 use serde::{Deserialize, Serialize};
 
 pub use error::StoreError;
+pub use send::SendStore;
 pub use sql_store::{Clock, SqlStore, StoreOptions};
 
 /// Result of a store operation.

@@ -16,18 +16,32 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
 /// `migrations/sqlite/<version>_<description>.sql`, in order.
-const SQLITE: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "sending",
+        include_str!("../migrations/sqlite/0002_sending.sql"),
+    ),
+];
 
 /// `migrations/postgres/<version>_<description>.sql`, in order.
-const POSTGRES: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "sending",
+        include_str!("../migrations/postgres/0002_sending.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

@@ -173,18 +173,22 @@ impl SqlStore {
         }
     }
 
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         (self.clock)()
     }
 
-    async fn begin(&self) -> Result<Tx> {
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
             Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(p) => Tx::Pg(p.begin().await?),
         })
     }
 
-    async fn reader(&self) -> Result<Pooled> {
+    pub(crate) async fn reader(&self) -> Result<Pooled> {
         Ok(match &self.pools {
             Pools::Sqlite { read, .. } => Pooled::Sqlite(read.acquire().await?),
             Pools::Postgres(p) => Pooled::Pg(p.acquire().await?),
@@ -209,11 +213,11 @@ macro_rules! in_tx {
                 Err(e) => Err(e),
             };
             match result {
-                Err(e) if e.is_retryable() && attempt < $self.max_retries => {
+                Err(e) if e.is_retryable() && attempt < $self.max_retries() => {
                     attempt += 1;
                     tracing::debug!(attempt, error = %e, "retrying store transaction");
                     // A short, growing pause lets the competing transaction finish.
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 3)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 3)).await;
                 }
                 other => break other,
             }
@@ -230,6 +234,9 @@ macro_rules! reading {
         $body.await
     }};
 }
+
+// The send queue (`crate::send`) runs its transactions the same way.
+pub(crate) use {in_tx, reading};
 
 impl Store for SqlStore {
     async fn ensure_workspace(&self, slug: &WorkspaceSlug, name: &str) -> Result<Workspace> {

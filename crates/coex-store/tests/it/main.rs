@@ -38,5 +38,6 @@ mod history;
 mod identity;
 mod lifecycle;
 mod messages;
+mod sending;
 mod setup;
 mod statuses;

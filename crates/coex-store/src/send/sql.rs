@@ -1,0 +1,1070 @@
+//! [`SendStore`] on [`SqlStore`]: the queries, written once for both dialects (see `db`),
+//! except the claim's row choice, which takes `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+
+use coex_core::model::{
+    ArchiveInput, CustomerKey, CustomerRef, Ingest, IngestBatch, IngestItem, MessageContent,
+    SentMessage, Timestamp, WorkspaceId,
+};
+use coex_core::policy::Recipient;
+use coex_core::pricing::Amount;
+use coex_core::{Bsuid, PhoneNumber, PhoneNumberId};
+
+use super::{
+    AttemptError, AttemptKind, AttemptRecord, AttemptResult, Claim, ClaimedSend, CostRow, Enqueued,
+    FinishSummary, IDEMPOTENCY_WINDOW_MS, LaneOwner, LaneRecord, LeaseOutcome, NewSend, Outcome,
+    ReconcileSummary, ReconcileWindow, SendErrorInfo, SendId, SendRecord, SendState, SendStore,
+    recipient_text,
+};
+use crate::apply::pricing_from;
+use crate::db::{Conn, Dialect, Row, args};
+use crate::sql_store::{in_tx, reading};
+use crate::{Result, SqlStore, StoreError, apply, read};
+
+fn recipient_kind(r: &Recipient) -> &'static str {
+    match r {
+        Recipient::Phone(_) => "phone",
+        Recipient::Bsuid(_) => "bsuid",
+    }
+}
+
+fn recipient_from(r: &Row) -> Result<Recipient> {
+    let value = r.str("recipient")?;
+    let bad = |e: String| StoreError::Corrupt(format!("column recipient: {e}"));
+    match r.str("recipient_kind")?.as_str() {
+        "phone" => PhoneNumber::parse(&value)
+            .map(Recipient::Phone)
+            .map_err(|e| bad(e.to_string())),
+        "bsuid" => Bsuid::parse(value)
+            .map(Recipient::Bsuid)
+            .map_err(|e| bad(e.to_string())),
+        other => Err(bad(format!("unknown recipient kind {other:?}"))),
+    }
+}
+
+fn customer_from(r: &Row) -> Result<CustomerKey> {
+    CustomerKey::new(
+        r.opt_parse::<Bsuid>("customer_bsuid")?,
+        r.opt_parse::<PhoneNumber>("customer_phone")?,
+    )
+    .ok_or_else(|| StoreError::Corrupt("send without a customer".into()))
+}
+
+fn u32_col(r: &Row, col: &str) -> Result<u32> {
+    u32::try_from(r.i64(col)?).map_err(|_| StoreError::Corrupt(format!("column {col}: range")))
+}
+
+fn error_info(r: &Row) -> Result<Option<SendErrorInfo>> {
+    let code = r.opt_i64("error_code")?;
+    let title = r.opt_str("error_title")?;
+    let detail = r.opt_str("error_detail")?;
+    Ok(match (code, title, detail) {
+        (None, None, None) => None,
+        (code, title, detail) => Some(SendErrorInfo {
+            code,
+            title: title.unwrap_or_default(),
+            detail,
+        }),
+    })
+}
+
+const SEND_COLS: &str = "s.id, s.workspace_id, s.number_id, s.customer_bsuid, s.customer_phone, \
+    s.recipient_kind, s.recipient, s.origin, s.sender, s.kind, s.request, s.content, s.category, \
+    s.country, s.business_initiated, s.window_closes_at, s.estimated_micros, s.currency, s.state, \
+    s.not_before, s.attempts, s.claimed_by, s.wamid, s.error_code, s.error_title, s.error_detail, \
+    s.waiting, s.idempotency_key, s.created_at, s.updated_at, s.accepted_at, s.finished_at";
+
+fn send_from(r: &Row) -> Result<SendRecord> {
+    Ok(SendRecord {
+        id: SendId::new(r.i64("id")?),
+        workspace: WorkspaceId::new(r.i64("workspace_id")?),
+        number: r.parse("number_id")?,
+        customer: customer_from(r)?,
+        recipient: recipient_from(r)?,
+        origin: r.parse("origin")?,
+        sender: r.opt_str("sender")?,
+        kind: r.str("kind")?,
+        request: r.str("request")?,
+        category: r.parse("category")?,
+        country: r.opt_parse("country")?,
+        business_initiated: r.bool("business_initiated")?,
+        window_closes_at: r.opt_ts("window_closes_at")?,
+        estimated: Amount::from_micros(r.i64("estimated_micros")?),
+        currency: r.str("currency")?,
+        state: r.parse("state")?,
+        not_before: r.ts("not_before")?,
+        attempts: u32_col(r, "attempts")?,
+        claimed_by: r.opt_str("claimed_by")?,
+        wamid: r.opt_parse("wamid")?,
+        error: error_info(r)?,
+        waiting: r.opt_str("waiting")?,
+        idempotency_key: r.opt_str("idempotency_key")?,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+        accepted_at: r.opt_ts("accepted_at")?,
+        finished_at: r.opt_ts("finished_at")?,
+        message_status: r.opt_parse("m_status")?,
+        pricing: pricing_from(r)?,
+    })
+}
+
+fn claimed_from(r: &Row) -> Result<ClaimedSend> {
+    let content: MessageContent = serde_json::from_str(&r.str("content")?)
+        .map_err(|e| StoreError::Corrupt(format!("column content: {e}")))?;
+    Ok(ClaimedSend {
+        id: SendId::new(r.i64("id")?),
+        workspace: WorkspaceId::new(r.i64("workspace_id")?),
+        number: r.parse("number_id")?,
+        customer: customer_from(r)?,
+        recipient: recipient_from(r)?,
+        origin: r.parse("origin")?,
+        sender: r.opt_str("sender")?,
+        kind: r.str("kind")?,
+        request: r.str("request")?,
+        content,
+        category: r.parse("category")?,
+        business_initiated: r.bool("business_initiated")?,
+        window_closes_at: r.opt_ts("window_closes_at")?,
+        attempt: u32_col(r, "attempts")?,
+        created_at: r.ts("created_at")?,
+    })
+}
+
+async fn enqueue(c: &mut Conn<'_>, s: &NewSend, now: Timestamp) -> Result<Enqueued> {
+    let mut expired_key = false;
+    if let Some(key) = &s.idempotency_key {
+        let existing = c
+            .opt(
+                "SELECT i.send_id, i.created_at, s.request FROM send_idempotency i \
+                 JOIN sends s ON s.id = i.send_id WHERE i.workspace_id = $1 AND i.key = $2",
+                args![s.workspace, key.as_str()],
+            )
+            .await?;
+        if let Some(row) = existing {
+            if row.ts("created_at")?.plus_millis(IDEMPOTENCY_WINDOW_MS) > now {
+                if row.str("request")? == s.request {
+                    return Ok(Enqueued::Existing(SendId::new(row.i64("send_id")?)));
+                }
+                return Err(StoreError::Conflict(format!(
+                    "idempotency key {:?} was used in the last 24 hours for a different request",
+                    key.as_str()
+                )));
+            }
+            expired_key = true;
+        }
+    }
+    let content = serde_json::to_string(&s.content)
+        .map_err(|e| StoreError::Corrupt(format!("message content: {e}")))?;
+    let row = c
+        .one(
+            "INSERT INTO sends (workspace_id, number_id, customer_bsuid, customer_phone, recipient_kind, \
+               recipient, origin, sender, kind, request, content, category, country, business_initiated, \
+               window_closes_at, estimated_micros, currency, state, not_before, attempts, idempotency_key, \
+               created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'queued', \
+               $18, 0, $19, $20, $20) RETURNING id",
+            args![
+                s.workspace,
+                s.number,
+                s.customer.bsuid(),
+                s.customer.phone(),
+                recipient_kind(&s.recipient),
+                recipient_text(&s.recipient),
+                s.origin,
+                s.sender.as_deref(),
+                s.kind.as_str(),
+                s.request.as_str(),
+                content,
+                s.category.as_str(),
+                s.country.as_ref().map(|c| c.as_str()),
+                s.business_initiated,
+                s.window_closes_at,
+                s.estimated.micros(),
+                s.currency.as_str(),
+                s.not_before,
+                s.idempotency_key.as_ref().map(|k| k.as_str()),
+                now,
+            ],
+        )
+        .await?;
+    let id = SendId::new(row.i64("id")?);
+    if let Some(key) = &s.idempotency_key {
+        if expired_key {
+            c.exec(
+                "UPDATE send_idempotency SET send_id = $3, created_at = $4 \
+                 WHERE workspace_id = $1 AND key = $2",
+                args![s.workspace, key.as_str(), id.get(), now],
+            )
+            .await?;
+        } else {
+            // A plain insert: a concurrent request with the same key makes this a unique
+            // violation, the transaction is re-run, and the re-run finds the winner's send.
+            c.exec(
+                "INSERT INTO send_idempotency (workspace_id, key, send_id, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+                args![s.workspace, key.as_str(), id.get(), now],
+            )
+            .await?;
+        }
+    }
+    c.exec(
+        "INSERT INTO send_lanes (number_id, updated_at) VALUES ($1, $2) \
+         ON CONFLICT (number_id) DO NOTHING",
+        args![s.number, now],
+    )
+    .await?;
+    Ok(Enqueued::Created(id))
+}
+
+async fn get_send(c: &mut Conn<'_>, id: SendId) -> Result<SendRecord> {
+    let sql = format!(
+        "SELECT {SEND_COLS}, m.status AS m_status, m.pricing_billable, m.pricing_model, \
+           m.pricing_type, m.pricing_category \
+         FROM sends s LEFT JOIN messages m ON m.number_id = s.number_id AND m.wamid = s.wamid \
+         WHERE s.id = $1"
+    );
+    let row = c
+        .opt(&sql, args![id.get()])
+        .await?
+        .ok_or_else(|| StoreError::not_found("send", id))?;
+    send_from(&row)
+}
+
+async fn send_attempts(c: &mut Conn<'_>, id: SendId) -> Result<Vec<AttemptRecord>> {
+    let rows = c
+        .all(
+            "SELECT attempt, owner, started_at, finished_at, duration_ms, outcome, http_status, \
+               error_code, wamid, response \
+             FROM send_attempts WHERE send_id = $1 ORDER BY attempt, id",
+            args![id.get()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AttemptRecord {
+                attempt: u32_col(r, "attempt")?,
+                owner: r.str("owner")?,
+                started_at: r.ts("started_at")?,
+                finished_at: r.ts("finished_at")?,
+                duration_ms: r.i64("duration_ms")?,
+                outcome: r.parse::<AttemptKind>("outcome")?,
+                http_status: r
+                    .opt_i64("http_status")?
+                    .and_then(|s| u16::try_from(s).ok()),
+                error_code: r.opt_i64("error_code")?,
+                wamid: r.opt_parse("wamid")?,
+                response: r.opt_str("response")?,
+            })
+        })
+        .collect()
+}
+
+async fn last_inbound_at(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    customer: &CustomerKey,
+) -> Result<Option<Timestamp>> {
+    let ws = c
+        .opt(
+            "SELECT workspace_id FROM numbers WHERE id = $1",
+            args![number],
+        )
+        .await?
+        .ok_or_else(|| StoreError::not_found("number", number))?;
+    let ws = WorkspaceId::new(ws.i64("workspace_id")?);
+    let Some(contact) = read::find_contact(c, ws, customer).await? else {
+        return Ok(None);
+    };
+    let row = c
+        .opt(
+            "SELECT last_inbound_at FROM conversations WHERE number_id = $1 AND contact_id = $2",
+            args![number, contact.id],
+        )
+        .await?;
+    match row {
+        Some(r) => r.opt_ts("last_inbound_at"),
+        None => Ok(None),
+    }
+}
+
+/// Puts the sends another owner left `sending` back in the queue, each with an `abandoned`
+/// attempt (its request may or may not have reached Meta).
+async fn recover(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    owner: &LaneOwner,
+    now: Timestamp,
+) -> Result<u64> {
+    let lock = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let rows = c
+        .all(
+            &format!(
+                "SELECT id, attempts, claimed_by, claimed_at FROM sends \
+                 WHERE number_id = $1 AND state = 'sending' AND (claimed_by IS NULL OR claimed_by <> $2){lock}"
+            ),
+            args![number, owner.as_str()],
+        )
+        .await?;
+    c.exec(
+        "UPDATE sends SET state = 'queued', claimed_by = NULL, waiting = 'recovered', updated_at = $3 \
+         WHERE number_id = $1 AND state = 'sending' AND (claimed_by IS NULL OR claimed_by <> $2)",
+        args![number, owner.as_str(), now],
+    )
+    .await?;
+    for r in &rows {
+        let started = r.opt_ts("claimed_at")?.unwrap_or(now);
+        c.exec(
+            "INSERT INTO send_attempts (send_id, attempt, owner, started_at, finished_at, duration_ms, \
+               outcome, response) VALUES ($1, $2, $3, $4, $5, $6, 'abandoned', $7) \
+             ON CONFLICT (send_id, attempt) DO NOTHING",
+            args![
+                r.i64("id")?,
+                r.i64("attempts")?,
+                r.opt_str("claimed_by")?.unwrap_or_default(),
+                started,
+                now,
+                (now.as_millis() - started.as_millis()).max(0),
+                "the lane's owner stopped before an answer was recorded; the request may have reached Meta",
+            ],
+        )
+        .await?;
+    }
+    if !rows.is_empty() {
+        tracing::warn!(number = %number, recovered = rows.len(), "sends left in flight by a previous owner were queued again");
+    }
+    Ok(rows.len() as u64)
+}
+
+async fn acquire_lane(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    owner: &LaneOwner,
+    now: Timestamp,
+    ttl_ms: i64,
+) -> Result<LeaseOutcome> {
+    c.exec(
+        "INSERT INTO send_lanes (number_id, updated_at) VALUES ($1, $2) \
+         ON CONFLICT (number_id) DO NOTHING",
+        args![number, now],
+    )
+    .await?;
+    let lock = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let row = c
+        .one(
+            &format!("SELECT owner, lease_expires_at FROM send_lanes WHERE number_id = $1{lock}"),
+            args![number],
+        )
+        .await?;
+    let current = row.opt_str("owner")?;
+    let expires = row.opt_ts("lease_expires_at")?;
+    let live = expires.is_some_and(|e| e > now);
+    let until = now.plus_millis(ttl_ms);
+    match current {
+        Some(o) if live && o == owner.as_str() => {
+            c.exec(
+                "UPDATE send_lanes SET lease_expires_at = $2, updated_at = $3 WHERE number_id = $1",
+                args![number, until, now],
+            )
+            .await?;
+            Ok(LeaseOutcome::Renewed)
+        }
+        Some(o) if live => Ok(LeaseOutcome::Busy {
+            owner: o,
+            until: expires.unwrap_or(now),
+        }),
+        _ => {
+            c.exec(
+                "UPDATE send_lanes SET owner = $2, lease_expires_at = $3, acquired_at = $4, updated_at = $4 \
+                 WHERE number_id = $1",
+                args![number, owner.as_str(), until, now],
+            )
+            .await?;
+            let recovered = recover(c, number, owner, now).await?;
+            Ok(LeaseOutcome::Acquired { recovered })
+        }
+    }
+}
+
+async fn get_lane(c: &mut Conn<'_>, number: &PhoneNumberId) -> Result<LaneRecord> {
+    let row = c
+        .opt(
+            "SELECT n.id, l.owner, l.lease_expires_at, l.acquired_at, l.paused_until, l.pause_reason, \
+               l.stopped_at, l.stop_code, l.stop_reason, \
+               (SELECT COUNT(*) FROM sends s WHERE s.number_id = n.id AND s.state = 'queued') AS queued, \
+               (SELECT COUNT(*) FROM sends s WHERE s.number_id = n.id AND s.state = 'sending') AS sending \
+             FROM numbers n LEFT JOIN send_lanes l ON l.number_id = n.id WHERE n.id = $1",
+            args![number],
+        )
+        .await?
+        .ok_or_else(|| StoreError::not_found("number", number))?;
+    Ok(LaneRecord {
+        number: number.clone(),
+        owner: row.opt_str("owner")?,
+        lease_expires_at: row.opt_ts("lease_expires_at")?,
+        acquired_at: row.opt_ts("acquired_at")?,
+        paused_until: row.opt_ts("paused_until")?,
+        pause_reason: row.opt_str("pause_reason")?,
+        stopped_at: row.opt_ts("stopped_at")?,
+        stop_code: row.opt_i64("stop_code")?,
+        stop_reason: row.opt_str("stop_reason")?,
+        queued: u64::try_from(row.i64("queued")?).unwrap_or(0),
+        sending: u64::try_from(row.i64("sending")?).unwrap_or(0),
+    })
+}
+
+async fn claim_sends(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    owner: &LaneOwner,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Claim> {
+    let lane = c
+        .opt(
+            "SELECT owner, lease_expires_at, stopped_at FROM send_lanes WHERE number_id = $1",
+            args![number],
+        )
+        .await?;
+    let held = lane.as_ref().is_some_and(|l| {
+        l.opt_str("owner").ok().flatten().as_deref() == Some(owner.as_str())
+            && l.opt_ts("lease_expires_at")
+                .ok()
+                .flatten()
+                .is_some_and(|e| e > now)
+    });
+    if !held {
+        return Ok(Claim {
+            lease_lost: true,
+            ..Claim::default()
+        });
+    }
+    if lane.is_some_and(|l| l.opt_ts("stopped_at").ok().flatten().is_some()) {
+        return Ok(Claim::default());
+    }
+    let choose = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    // The rows are chosen in a CTE, which runs once: PostgreSQL may evaluate an `IN
+    // (SELECT … LIMIT n)` subquery more than once and claim more than `n`.
+    let sql = format!(
+        "WITH picked AS (SELECT id AS pid FROM sends WHERE number_id = $1 AND state = 'queued' \
+           AND not_before <= $3 ORDER BY not_before, id LIMIT $4{choose}) \
+         UPDATE sends SET state = 'sending', claimed_by = $2, claimed_at = $3, attempts = attempts + 1, \
+           waiting = NULL, updated_at = $3 \
+         FROM picked WHERE sends.id = picked.pid AND sends.state = 'queued' \
+         RETURNING id, workspace_id, number_id, customer_bsuid, customer_phone, recipient_kind, recipient, \
+           origin, sender, kind, request, content, category, business_initiated, window_closes_at, attempts, \
+           created_at"
+    );
+    let rows = c
+        .all(&sql, args![number, owner.as_str(), now, i64::from(limit)])
+        .await?;
+    let mut sends = rows.iter().map(claimed_from).collect::<Result<Vec<_>>>()?;
+    sends.sort_by_key(|s| s.id);
+    let next_ready_at = if sends.is_empty() {
+        c.one(
+            "SELECT MIN(not_before) AS next FROM sends WHERE number_id = $1 AND state = 'queued'",
+            args![number],
+        )
+        .await?
+        .opt_ts("next")?
+    } else {
+        None
+    };
+    Ok(Claim {
+        sends,
+        next_ready_at,
+        lease_lost: false,
+    })
+}
+
+/// The attempt row's columns: kind, HTTP status, error code, wamid, response.
+type AttemptColumns<'a> = (
+    AttemptKind,
+    Option<i64>,
+    Option<i64>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn error_columns(kind: AttemptKind, e: &AttemptError) -> Option<AttemptColumns<'_>> {
+    Some((
+        kind,
+        e.http_status.map(i64::from),
+        e.code,
+        None,
+        e.response.as_deref().or(e.detail.as_deref()),
+    ))
+}
+
+/// The attempt row for an outcome (`None`: no request was made).
+fn attempt_columns(o: &Outcome) -> Option<AttemptColumns<'_>> {
+    let err = error_columns;
+    match o {
+        Outcome::Accepted {
+            wamid,
+            http_status,
+            response,
+        } => Some((
+            AttemptKind::Accepted,
+            Some(i64::from(*http_status)),
+            None,
+            Some(wamid.as_str()),
+            Some(response.as_str()),
+        )),
+        Outcome::Retry { error, .. } => err(AttemptKind::Retry, error),
+        Outcome::Failed { error } => err(AttemptKind::Failed, error),
+        Outcome::NeedsTemplate {
+            error: Some(error), ..
+        } => err(AttemptKind::NeedsTemplate, error),
+        Outcome::Stopped { error } => err(AttemptKind::Stopped, error),
+        Outcome::NeedsTemplate { error: None, .. } | Outcome::Deferred { .. } => None,
+    }
+}
+
+async fn finish_attempts(
+    c: &mut Conn<'_>,
+    results: &[AttemptResult],
+    now: Timestamp,
+) -> Result<FinishSummary> {
+    let mut summary = FinishSummary::default();
+    let mut sent = Vec::new();
+    for r in results {
+        let s = &r.send;
+        let id = s.id.get();
+        let owner = r.owner.as_str();
+        if let Some((kind, http, code, wamid, response)) = attempt_columns(&r.outcome) {
+            // An answer that arrives after a new owner marked the attempt abandoned replaces
+            // that guess.
+            c.exec(
+                "INSERT INTO send_attempts (send_id, attempt, owner, started_at, finished_at, duration_ms, \
+                   outcome, http_status, error_code, wamid, response) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (send_id, attempt) DO UPDATE SET owner = excluded.owner, \
+                   started_at = excluded.started_at, finished_at = excluded.finished_at, \
+                   duration_ms = excluded.duration_ms, outcome = excluded.outcome, \
+                   http_status = excluded.http_status, error_code = excluded.error_code, \
+                   wamid = excluded.wamid, response = excluded.response",
+                args![
+                    id,
+                    s.attempt,
+                    owner,
+                    r.started_at,
+                    r.finished_at,
+                    (r.finished_at.as_millis() - r.started_at.as_millis()).max(0),
+                    kind.as_str(),
+                    http,
+                    code,
+                    wamid,
+                    response,
+                ],
+            )
+            .await?;
+        }
+        let changed = match &r.outcome {
+            Outcome::Accepted { wamid, .. } => {
+                // Also when a recovery queued it again meanwhile: the message went out, and
+                // accepting it here keeps it from being sent twice.
+                let n = c
+                    .exec(
+                        "UPDATE sends SET state = 'accepted', wamid = $2, accepted_at = $3, claimed_by = NULL, \
+                           waiting = NULL, error_code = NULL, error_title = NULL, error_detail = NULL, \
+                           updated_at = $4 \
+                         WHERE id = $1 AND ((state = 'sending' AND claimed_by = $5) OR state = 'queued')",
+                        args![id, wamid, r.finished_at, now, owner],
+                    )
+                    .await?;
+                sent.push(Ingest::Sent(SentMessage {
+                    number: s.number.clone(),
+                    wamid: wamid.clone(),
+                    customer: CustomerRef::key(s.customer.clone()),
+                    timestamp: r.finished_at,
+                    origin: s.origin,
+                    sender: s.sender.clone(),
+                    content: s.content.clone(),
+                }));
+                summary.accepted += n;
+                n
+            }
+            Outcome::Retry {
+                not_before,
+                waiting,
+                error,
+            } => {
+                let n = requeue(c, r, *not_before, waiting, Some(error), false, now).await?;
+                summary.requeued += n;
+                n
+            }
+            Outcome::Stopped { error } => {
+                let n = requeue(c, r, now, "lane_stopped", Some(error), false, now).await?;
+                summary.requeued += n;
+                n
+            }
+            Outcome::Deferred {
+                not_before,
+                waiting,
+            } => {
+                let n = requeue(c, r, *not_before, waiting, None, true, now).await?;
+                summary.requeued += n;
+                n
+            }
+            Outcome::Failed { error } => {
+                let n = finish(
+                    c,
+                    r,
+                    SendState::Failed,
+                    error.code,
+                    &error.title,
+                    error.detail.as_deref(),
+                    now,
+                )
+                .await?;
+                summary.failed += n;
+                n
+            }
+            Outcome::NeedsTemplate { error, detail } => {
+                let code = error.as_ref().and_then(|e| e.code);
+                let title = error
+                    .as_ref()
+                    .map_or("needs_template", |e| e.title.as_str());
+                let n = finish(
+                    c,
+                    r,
+                    SendState::NeedsTemplate,
+                    code,
+                    title,
+                    Some(detail),
+                    now,
+                )
+                .await?;
+                summary.needs_template += n;
+                n
+            }
+        };
+        if changed == 0 {
+            summary.stale += 1;
+        }
+    }
+    if !sent.is_empty() {
+        let batch = IngestBatch {
+            items: vec![IngestItem {
+                received_at: now,
+                archive: ArchiveInput::None,
+                events: sent,
+            }],
+        };
+        apply::run(c, &batch, now).await?;
+        // A `failed` status that overtook the commit was applied just now: reconcile it.
+        let ids: Vec<i64> = results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
+            .map(|r| r.send.id.get())
+            .collect();
+        for id in ids {
+            fail_from_status(c, Some(id), None, now).await?;
+        }
+    }
+    Ok(summary)
+}
+
+async fn requeue(
+    c: &mut Conn<'_>,
+    r: &AttemptResult,
+    not_before: Timestamp,
+    waiting: &str,
+    error: Option<&AttemptError>,
+    no_request: bool,
+    now: Timestamp,
+) -> Result<u64> {
+    let undo = if no_request { 1i64 } else { 0 };
+    let keep_error = error.is_none();
+    c.exec(
+        "UPDATE sends SET state = 'queued', claimed_by = NULL, not_before = $2, waiting = $3, \
+           attempts = attempts - $4, \
+           error_code = CASE WHEN $5 THEN error_code ELSE $6 END, \
+           error_title = CASE WHEN $5 THEN error_title ELSE $7 END, \
+           error_detail = CASE WHEN $5 THEN error_detail ELSE $8 END, \
+           updated_at = $9 \
+         WHERE id = $1 AND state = 'sending' AND claimed_by = $10",
+        args![
+            r.send.id.get(),
+            not_before,
+            waiting,
+            undo,
+            keep_error,
+            error.and_then(|e| e.code),
+            error.map(|e| e.title.as_str()),
+            error.and_then(|e| e.detail.as_deref()),
+            now,
+            r.owner.as_str(),
+        ],
+    )
+    .await
+}
+
+async fn finish(
+    c: &mut Conn<'_>,
+    r: &AttemptResult,
+    state: SendState,
+    code: Option<i64>,
+    title: &str,
+    detail: Option<&str>,
+    now: Timestamp,
+) -> Result<u64> {
+    c.exec(
+        "UPDATE sends SET state = $2, claimed_by = NULL, waiting = NULL, error_code = $3, error_title = $4, \
+           error_detail = $5, finished_at = $6, updated_at = $7 \
+         WHERE id = $1 AND state = 'sending' AND claimed_by = $8",
+        args![
+            r.send.id.get(),
+            state.as_str(),
+            code,
+            title,
+            detail,
+            r.finished_at,
+            now,
+            r.owner.as_str(),
+        ],
+    )
+    .await
+}
+
+/// Fails accepted sends whose message got a `failed` status: one send (`id`), or those whose
+/// failed status arrived since `since`. 131047 makes a send `needs_template`.
+async fn fail_from_status(
+    c: &mut Conn<'_>,
+    id: Option<i64>,
+    since: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Vec<(SendId, SendState)>> {
+    let rows = c
+        .all(
+            "UPDATE sends SET \
+               state = CASE WHEN h.error_code = 131047 THEN 'needs_template' ELSE 'failed' END, \
+               error_code = h.error_code, error_title = COALESCE(h.error_title, 'failed'), \
+               error_detail = h.error_details, finished_at = $1, updated_at = $1 \
+             FROM status_history h \
+             WHERE h.number_id = sends.number_id AND h.wamid = sends.wamid AND h.status = 'failed' \
+               AND sends.state IN ('accepted', 'sent_unconfirmed') \
+               AND ($2 IS NULL OR sends.id = $2) AND ($3 IS NULL OR h.received_at >= $3) \
+             RETURNING sends.id, sends.state",
+            args![now, id, since],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((SendId::new(r.i64("id")?), r.parse::<SendState>("state")?)))
+        .collect()
+}
+
+async fn reconcile(
+    c: &mut Conn<'_>,
+    w: &ReconcileWindow,
+    now: Timestamp,
+) -> Result<ReconcileSummary> {
+    let mut out = ReconcileSummary::default();
+    for (id, state) in fail_from_status(c, None, Some(w.failed_since), now).await? {
+        if state == SendState::NeedsTemplate {
+            out.needs_template.push(id);
+        } else {
+            out.failed.push(id);
+        }
+    }
+    let rows = c
+        .all(
+            "UPDATE sends SET state = 'sent_unconfirmed', updated_at = $3 \
+             WHERE state = 'accepted' AND accepted_at >= $1 AND accepted_at < $2 \
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.number_id = sends.number_id \
+                 AND m.wamid = sends.wamid AND m.status IS NOT NULL AND m.status <> 'pending') \
+             RETURNING id",
+            args![w.accepted_from, w.accepted_to, now],
+        )
+        .await?;
+    for r in &rows {
+        out.unconfirmed.push(SendId::new(r.i64("id")?));
+    }
+    let rows = c
+        .all(
+            "UPDATE sends SET state = 'accepted', updated_at = $1 \
+             WHERE state = 'sent_unconfirmed' \
+               AND EXISTS (SELECT 1 FROM messages m WHERE m.number_id = sends.number_id \
+                 AND m.wamid = sends.wamid AND m.status IS NOT NULL AND m.status NOT IN ('pending', 'failed')) \
+             RETURNING id",
+            args![now],
+        )
+        .await?;
+    for r in &rows {
+        out.confirmed.push(SendId::new(r.i64("id")?));
+    }
+    Ok(out)
+}
+
+async fn cost_rows(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<CostRow>> {
+    let rows = c
+        .all(
+            "SELECT s.accepted_at / 86400000 AS day, s.category, s.country, s.origin, s.currency, \
+               m.pricing_billable, m.pricing_model, m.pricing_type, m.pricing_category, \
+               COUNT(*) AS n, CAST(SUM(s.estimated_micros) AS BIGINT) AS est \
+             FROM sends s LEFT JOIN messages m ON m.number_id = s.number_id AND m.wamid = s.wamid \
+             WHERE s.number_id = $1 AND s.accepted_at >= $2 AND s.accepted_at < $3 \
+               AND s.wamid IS NOT NULL AND s.state IN ('accepted', 'sent_unconfirmed') \
+               AND (m.status IS NULL OR m.status <> 'failed') \
+             GROUP BY s.accepted_at / 86400000, s.category, s.country, s.origin, s.currency, \
+               m.pricing_billable, m.pricing_model, m.pricing_type, m.pricing_category \
+             ORDER BY 1, 2",
+            args![number, from, to],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CostRow {
+                day: r.i64("day")?,
+                category: r.parse("category")?,
+                country: r.opt_parse("country")?,
+                origin: r.parse("origin")?,
+                pricing: pricing_from(r)?,
+                messages: u64::try_from(r.i64("n")?).unwrap_or(0),
+                estimated: Amount::from_micros(r.i64("est")?),
+                currency: r.str("currency")?,
+            })
+        })
+        .collect()
+}
+
+impl SendStore for SqlStore {
+    async fn enqueue(&self, send: &NewSend) -> Result<Enqueued> {
+        let now = self.now();
+        in_tx!(self, |c| enqueue(c, send, now))
+    }
+
+    async fn get_send(&self, id: SendId) -> Result<SendRecord> {
+        reading!(self, |c| get_send(c, id))
+    }
+
+    async fn send_attempts(&self, id: SendId) -> Result<Vec<AttemptRecord>> {
+        reading!(self, |c| send_attempts(c, id))
+    }
+
+    async fn last_inbound_at(
+        &self,
+        number: &PhoneNumberId,
+        customer: &CustomerKey,
+    ) -> Result<Option<Timestamp>> {
+        reading!(self, |c| last_inbound_at(c, number, customer))
+    }
+
+    async fn acquire_lane(
+        &self,
+        number: &PhoneNumberId,
+        owner: &LaneOwner,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> Result<LeaseOutcome> {
+        in_tx!(self, |c| acquire_lane(c, number, owner, now, ttl_ms))
+    }
+
+    async fn release_lane(&self, number: &PhoneNumberId, owner: &LaneOwner) -> Result<()> {
+        let now = self.now();
+        in_tx!(self, |c| async {
+            c.exec(
+                "UPDATE send_lanes SET owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+                 WHERE number_id = $1 AND owner = $2",
+                args![number, owner.as_str(), now],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn lanes_wanting_owner(
+        &self,
+        owner: &LaneOwner,
+        now: Timestamp,
+    ) -> Result<Vec<PhoneNumberId>> {
+        reading!(self, |c| async {
+            let rows = c
+                .all(
+                    "SELECT l.number_id FROM send_lanes l \
+                     WHERE (l.owner IS NULL OR l.owner = $1 OR l.lease_expires_at IS NULL \
+                         OR l.lease_expires_at <= $2) \
+                       AND (EXISTS (SELECT 1 FROM sends s WHERE s.number_id = l.number_id AND s.state = 'queued') \
+                         OR EXISTS (SELECT 1 FROM sends s WHERE s.number_id = l.number_id AND s.state = 'sending')) \
+                     ORDER BY l.number_id",
+                    args![owner.as_str(), now],
+                )
+                .await?;
+            rows.iter().map(|r| r.parse("number_id")).collect()
+        })
+    }
+
+    async fn get_lane(&self, number: &PhoneNumberId) -> Result<LaneRecord> {
+        reading!(self, |c| get_lane(c, number))
+    }
+
+    async fn pause_lane(
+        &self,
+        number: &PhoneNumberId,
+        until: Timestamp,
+        reason: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        in_tx!(self, |c| async {
+            c.exec(
+                "INSERT INTO send_lanes (number_id, paused_until, pause_reason, updated_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (number_id) DO UPDATE SET \
+                   paused_until = CASE WHEN send_lanes.paused_until IS NULL \
+                     OR send_lanes.paused_until < excluded.paused_until \
+                     THEN excluded.paused_until ELSE send_lanes.paused_until END, \
+                   pause_reason = excluded.pause_reason, updated_at = excluded.updated_at",
+                args![number, until, reason, now],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn stop_lane(
+        &self,
+        number: &PhoneNumberId,
+        code: Option<i64>,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        in_tx!(self, |c| async {
+            c.exec(
+                "INSERT INTO send_lanes (number_id, stopped_at, stop_code, stop_reason, updated_at) \
+                 VALUES ($1, $2, $3, $4, $2) \
+                 ON CONFLICT (number_id) DO UPDATE SET stopped_at = excluded.stopped_at, \
+                   stop_code = excluded.stop_code, stop_reason = excluded.stop_reason, \
+                   updated_at = excluded.updated_at",
+                args![number, now, code, reason],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn resume_lane(&self, number: &PhoneNumberId) -> Result<bool> {
+        let now = self.now();
+        in_tx!(self, |c| async {
+            let was = c
+                .opt(
+                    "SELECT stopped_at FROM send_lanes WHERE number_id = $1",
+                    args![number],
+                )
+                .await?;
+            let stopped = match was {
+                Some(r) => r.opt_ts("stopped_at")?.is_some(),
+                None => false,
+            };
+            c.exec(
+                "UPDATE send_lanes SET stopped_at = NULL, stop_code = NULL, stop_reason = NULL, \
+                   paused_until = NULL, pause_reason = NULL, updated_at = $2 WHERE number_id = $1",
+                args![number, now],
+            )
+            .await?;
+            // The queued sends wait no longer than the lane did.
+            c.exec(
+                "UPDATE sends SET not_before = $2, waiting = NULL \
+                 WHERE number_id = $1 AND state = 'queued' AND waiting = 'lane_stopped'",
+                args![number, now],
+            )
+            .await?;
+            Ok(stopped)
+        })
+    }
+
+    async fn claim_sends(
+        &self,
+        number: &PhoneNumberId,
+        owner: &LaneOwner,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Claim> {
+        in_tx!(self, |c| claim_sends(c, number, owner, now, limit))
+    }
+
+    async fn finish_attempts(
+        &self,
+        results: &[AttemptResult],
+        now: Timestamp,
+    ) -> Result<FinishSummary> {
+        if results.is_empty() {
+            return Ok(FinishSummary::default());
+        }
+        in_tx!(self, |c| finish_attempts(c, results, now))
+    }
+
+    async fn reconcile_sends(
+        &self,
+        window: &ReconcileWindow,
+        now: Timestamp,
+    ) -> Result<ReconcileSummary> {
+        in_tx!(self, |c| reconcile(c, window, now))
+    }
+
+    async fn business_initiated_since(
+        &self,
+        workspace: WorkspaceId,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>> {
+        reading!(self, |c| async {
+            let rows = c
+                .all(
+                    "SELECT recipient, MAX(accepted_at) AS at FROM sends \
+                     WHERE workspace_id = $1 AND business_initiated AND accepted_at >= $2 \
+                     GROUP BY recipient",
+                    args![workspace, since],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.str("recipient")?, r.ts("at")?)))
+                .collect()
+        })
+    }
+
+    async fn traffic_per_second(
+        &self,
+        number: &PhoneNumberId,
+        since: Timestamp,
+    ) -> Result<Vec<(i64, u32)>> {
+        reading!(self, |c| async {
+            let rows = c
+                .all(
+                    "SELECT stored_at / 1000 AS sec, COUNT(*) AS n FROM messages \
+                     WHERE number_id = $1 AND stored_at >= $2 AND origin IN ('customer', 'business_app') \
+                     GROUP BY stored_at / 1000",
+                    args![number, since],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.i64("sec")?,
+                        u32::try_from(r.i64("n")?).unwrap_or(u32::MAX),
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    async fn cost_rows(
+        &self,
+        number: &PhoneNumberId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<CostRow>> {
+        reading!(self, |c| cost_rows(c, number, from, to))
+    }
+}

@@ -1,0 +1,620 @@
+//! The send queue: idempotency, leases and claims, attempts, recovery after a crash,
+//! reconciliation with status webhooks, and the cost ledger.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use coex_core::model::*;
+use coex_core::policy::Recipient;
+use coex_core::pricing::{Amount, Category, Country};
+use coex_store::send::*;
+use coex_store::{SqlStore, StoreError};
+
+use crate::harness::*;
+
+const TTL: i64 = 20_000;
+
+fn owner(name: &str) -> LaneOwner {
+    LaneOwner::new(name)
+}
+
+fn new_send(ws: WorkspaceId, to: &str, text: &str, key: Option<&str>) -> NewSend {
+    let p = phone(to);
+    NewSend {
+        workspace: ws,
+        number: number(),
+        customer: CustomerKey::Phone(p.clone()),
+        recipient: Recipient::Phone(p.clone()),
+        origin: Origin::ApiAgent,
+        sender: Some("agent:ana".into()),
+        kind: "text".into(),
+        request: format!(
+            r#"{{"messaging_product":"whatsapp","to":"{}","type":"text","text":{{"body":"{text}"}}}}"#,
+            p.e164()
+        ),
+        content: MessageContent::text(text),
+        category: Category::Service,
+        country: Country::from_phone(&p),
+        business_initiated: false,
+        window_closes_at: None,
+        estimated: Amount::from_micros(0),
+        currency: "USD".into(),
+        idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+        not_before: t(NOW_SECS),
+    }
+}
+
+/// A store on the same database whose clock the test moves.
+async fn timed(db: &TestDb) -> (SqlStore, Arc<AtomicI64>) {
+    let now = Arc::new(AtomicI64::new(NOW_SECS * 1000));
+    let n = now.clone();
+    let store = db.second_store().await.with_clock(Arc::new(move || {
+        Timestamp::from_millis(n.load(Ordering::SeqCst))
+    }));
+    (store, now)
+}
+
+fn accepted(send: &ClaimedSend, owner: &LaneOwner, wamid: &str, at: i64) -> AttemptResult {
+    AttemptResult {
+        send: send.clone(),
+        owner: owner.clone(),
+        started_at: t(at),
+        finished_at: t(at),
+        outcome: Outcome::Accepted {
+            wamid: w(wamid),
+            http_status: 200,
+            response: format!(r#"{{"messages":[{{"id":"{wamid}"}}]}}"#),
+        },
+    }
+}
+
+fn error(code: i64) -> AttemptError {
+    AttemptError {
+        code: Some(code),
+        title: format!("error {code}"),
+        detail: Some("details".into()),
+        http_status: Some(400),
+        response: Some(format!(r#"{{"error":{{"code":{code}}}}}"#)),
+    }
+}
+
+both!(idempotency_key_returns_the_first_send, |db| async {
+    let f = db.fixture().await;
+    let (store, now) = timed(&db).await;
+    let first = store
+        .enqueue(&new_send(f.ws.id, "+16505551234", "hi", Some("k-1")))
+        .await
+        .unwrap();
+    assert!(matches!(first, Enqueued::Created(_)));
+    let again = store
+        .enqueue(&new_send(f.ws.id, "+16505551234", "hi", Some("k-1")))
+        .await
+        .unwrap();
+    assert_eq!(again, Enqueued::Existing(first.id()));
+    // The same key with another body is refused.
+    let err = store
+        .enqueue(&new_send(f.ws.id, "+16505551234", "other", Some("k-1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    // Without a key every request is a new send.
+    let a = store
+        .enqueue(&new_send(f.ws.id, "+16505551234", "hi", None))
+        .await
+        .unwrap();
+    assert!(matches!(a, Enqueued::Created(id) if id != first.id()));
+    // After 24 hours the key may be used again.
+    now.fetch_add(IDEMPOTENCY_WINDOW_MS + 1, Ordering::SeqCst);
+    let later = store
+        .enqueue(&new_send(f.ws.id, "+16505551234", "other", Some("k-1")))
+        .await
+        .unwrap();
+    assert!(matches!(later, Enqueued::Created(id) if id != first.id()));
+    let s = store.get_send(first.id()).await.unwrap();
+    assert_eq!(s.state, SendState::Queued);
+    assert_eq!(s.idempotency_key.as_deref(), Some("k-1"));
+    assert_eq!(s.customer, CustomerKey::Phone(phone("+16505551234")));
+    store.close().await;
+});
+
+both!(claims_need_the_lease_and_never_overlap, |db| async {
+    let f = db.fixture().await;
+    let a = owner("a");
+    for i in 0..10 {
+        db.store
+            .enqueue(&new_send(f.ws.id, "+16505551234", &format!("m{i}"), None))
+            .await
+            .unwrap();
+    }
+    let now = t(NOW_SECS);
+    // No lease, no claim.
+    let c = db.store.claim_sends(&number(), &a, now, 5).await.unwrap();
+    assert!(c.lease_lost && c.sends.is_empty());
+    assert_eq!(
+        db.store.lanes_wanting_owner(&a, now).await.unwrap(),
+        vec![number()]
+    );
+    assert_eq!(
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired { recovered: 0 }
+    );
+    // Another process sees the lane busy.
+    let b = owner("b");
+    assert!(matches!(
+        db.store
+            .acquire_lane(&number(), &b, now, TTL)
+            .await
+            .unwrap(),
+        LeaseOutcome::Busy { .. }
+    ));
+    assert!(
+        db.store
+            .lanes_wanting_owner(&b, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap(),
+        LeaseOutcome::Renewed
+    );
+    // Two claims in parallel (two pools, like two tasks) get disjoint sends, in order.
+    let other = db.second_store().await;
+    let n = number();
+    let (x, y) = tokio::join!(
+        db.store.claim_sends(&n, &a, now, 4),
+        other.claim_sends(&n, &a, now, 4)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.sends.len() + y.sends.len(), 8);
+    let mut ids: Vec<SendId> = x.sends.iter().chain(&y.sends).map(|s| s.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8);
+    assert!(x.sends.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(x.sends.iter().all(|s| s.attempt == 1));
+    let rest = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+    assert_eq!(rest.sends.len(), 2);
+    let none = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+    assert!(none.sends.is_empty() && !none.lease_lost);
+    assert_eq!(none.next_ready_at, None);
+    let lane = db.store.get_lane(&number()).await.unwrap();
+    assert_eq!((lane.queued, lane.sending), (0, 10));
+    assert_eq!(lane.owner.as_deref(), Some("a"));
+    other.close().await;
+});
+
+both!(
+    accepted_send_records_the_message_and_its_early_statuses,
+    |db| async {
+        let f = db.fixture().await;
+        let a = owner("a");
+        let now = t(NOW_SECS);
+        let id = db
+            .store
+            .enqueue(&new_send(f.ws.id, "+16505551234", "hello", None))
+            .await
+            .unwrap()
+            .id();
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        let claim = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+        let sent = &claim.sends[0];
+        // The `delivered` webhook overtakes the commit of the send.
+        let early = db
+            .apply(vec![status(
+                "wamid.S1",
+                MessageStatus::Delivered,
+                NOW_SECS + 1,
+            )])
+            .await;
+        assert_eq!(early.statuses_orphaned, 1);
+        let summary = db
+            .store
+            .finish_attempts(&[accepted(sent, &a, "wamid.S1", NOW_SECS)], now)
+            .await
+            .unwrap();
+        assert_eq!(summary.accepted, 1);
+        let s = db.store.get_send(id).await.unwrap();
+        assert_eq!(s.state, SendState::Accepted);
+        assert_eq!(s.wamid, Some(w("wamid.S1")));
+        assert_eq!(s.message_status, Some(MessageStatus::Delivered));
+        let m = db.message("wamid.S1").await;
+        assert_eq!(m.origin, Origin::ApiAgent);
+        assert_eq!(m.direction, Direction::Outbound);
+        assert_eq!(m.content.body.as_deref(), Some("hello"));
+        let attempts = db.store.send_attempts(id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].outcome, AttemptKind::Accepted);
+        assert_eq!(attempts[0].wamid, Some(w("wamid.S1")));
+    }
+);
+
+both!(failures_requeue_defer_and_finish, |db| async {
+    let f = db.fixture().await;
+    let a = owner("a");
+    let now = t(NOW_SECS);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(
+            db.store
+                .enqueue(&new_send(f.ws.id, "+16505551234", &format!("m{i}"), None))
+                .await
+                .unwrap()
+                .id(),
+        );
+    }
+    db.store
+        .acquire_lane(&number(), &a, now, TTL)
+        .await
+        .unwrap();
+    let claim = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+    let at = |s: &ClaimedSend, outcome| AttemptResult {
+        send: s.clone(),
+        owner: a.clone(),
+        started_at: now,
+        finished_at: now,
+        outcome,
+    };
+    let later = now.plus_millis(4_000);
+    let results = vec![
+        at(
+            &claim.sends[0],
+            Outcome::Retry {
+                not_before: later,
+                waiting: "pair_rate".into(),
+                error: error(131056),
+            },
+        ),
+        at(
+            &claim.sends[1],
+            Outcome::Deferred {
+                not_before: later,
+                waiting: "pair_rate".into(),
+            },
+        ),
+        at(
+            &claim.sends[2],
+            Outcome::Failed {
+                error: error(131026),
+            },
+        ),
+        at(
+            &claim.sends[3],
+            Outcome::NeedsTemplate {
+                error: Some(error(131047)),
+                detail: "the window is closed".into(),
+            },
+        ),
+    ];
+    let s = db.store.finish_attempts(&results, now).await.unwrap();
+    assert_eq!((s.requeued, s.failed, s.needs_template), (2, 1, 1));
+    let retried = db.store.get_send(ids[0]).await.unwrap();
+    assert_eq!(retried.state, SendState::Queued);
+    assert_eq!(retried.not_before, later);
+    assert_eq!(retried.waiting.as_deref(), Some("pair_rate"));
+    assert_eq!(retried.error.unwrap().code, Some(131056));
+    assert_eq!(retried.attempts, 1);
+    let deferred = db.store.get_send(ids[1]).await.unwrap();
+    assert_eq!(deferred.attempts, 0, "a deferral is not an attempt");
+    assert!(db.store.send_attempts(ids[1]).await.unwrap().is_empty());
+    let failed = db.store.get_send(ids[2]).await.unwrap();
+    assert_eq!(failed.state, SendState::Failed);
+    assert_eq!(failed.error.unwrap().code, Some(131026));
+    assert_eq!(
+        db.store.get_send(ids[3]).await.unwrap().state,
+        SendState::NeedsTemplate
+    );
+    // Nothing is ready before `later`; then both come back, as attempt 2 and 1.
+    let c = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+    assert!(c.sends.is_empty());
+    assert_eq!(c.next_ready_at, Some(later));
+    db.store
+        .acquire_lane(&number(), &a, later, TTL)
+        .await
+        .unwrap();
+    let c = db
+        .store
+        .claim_sends(&number(), &a, later, 10)
+        .await
+        .unwrap();
+    let attempts: Vec<(SendId, u32)> = c.sends.iter().map(|s| (s.id, s.attempt)).collect();
+    assert_eq!(attempts, vec![(ids[0], 2), (ids[1], 1)]);
+    // Stopping a lane keeps its sends queued; resuming makes them ready at once.
+    let stop = AttemptResult {
+        send: c.sends[0].clone(),
+        owner: a.clone(),
+        started_at: later,
+        finished_at: later,
+        outcome: Outcome::Stopped { error: error(190) },
+    };
+    db.store.finish_attempts(&[stop], later).await.unwrap();
+    db.store
+        .stop_lane(&number(), Some(190), "access token expired", later)
+        .await
+        .unwrap();
+    let lane = db.store.get_lane(&number()).await.unwrap();
+    assert_eq!(lane.stop_code, Some(190));
+    assert!(
+        db.store
+            .claim_sends(&number(), &a, later, 10)
+            .await
+            .unwrap()
+            .sends
+            .is_empty()
+    );
+    assert!(db.store.resume_lane(&number()).await.unwrap());
+    let c = db
+        .store
+        .claim_sends(&number(), &a, later, 10)
+        .await
+        .unwrap();
+    assert_eq!(c.sends.len(), 1);
+    assert_eq!(c.sends[0].attempt, 3);
+});
+
+both!(
+    a_takeover_requeues_what_the_dead_owner_left_in_flight,
+    |db| async {
+        let f = db.fixture().await;
+        let (a, b) = (owner("a"), owner("b"));
+        let now = t(NOW_SECS);
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(
+                db.store
+                    .enqueue(&new_send(f.ws.id, "+16505551234", &format!("m{i}"), None))
+                    .await
+                    .unwrap()
+                    .id(),
+            );
+        }
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        let claim = db.store.claim_sends(&number(), &a, now, 2).await.unwrap();
+        assert_eq!(claim.sends.len(), 2);
+        // A stops renewing; B waits for the lease to expire, then takes it over.
+        let before = now.plus_millis(TTL - 1);
+        assert!(matches!(
+            db.store
+                .acquire_lane(&number(), &b, before, TTL)
+                .await
+                .unwrap(),
+            LeaseOutcome::Busy { .. }
+        ));
+        let after = now.plus_millis(TTL);
+        assert_eq!(
+            db.store
+                .acquire_lane(&number(), &b, after, TTL)
+                .await
+                .unwrap(),
+            LeaseOutcome::Acquired { recovered: 2 }
+        );
+        let abandoned = db.store.send_attempts(ids[0]).await.unwrap();
+        assert_eq!(abandoned.len(), 1);
+        assert_eq!(abandoned[0].outcome, AttemptKind::Abandoned);
+        assert_eq!(abandoned[0].owner, "a");
+        // A cannot claim any more.
+        assert!(
+            db.store
+                .claim_sends(&number(), &a, after, 10)
+                .await
+                .unwrap()
+                .lease_lost
+        );
+        // A's in-flight request did reach Meta and its answer arrives late: the send is
+        // accepted (and replaces the abandoned attempt), so B will not send it again.
+        db.store
+            .finish_attempts(
+                &[accepted(&claim.sends[0], &a, "wamid.LATE", NOW_SECS)],
+                after,
+            )
+            .await
+            .unwrap();
+        let s = db.store.get_send(ids[0]).await.unwrap();
+        assert_eq!(s.state, SendState::Accepted);
+        let attempts = db.store.send_attempts(ids[0]).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].outcome, AttemptKind::Accepted);
+        // B claims the other two (the abandoned one as its second attempt).
+        let c = db
+            .store
+            .claim_sends(&number(), &b, after, 10)
+            .await
+            .unwrap();
+        let got: Vec<(SendId, u32)> = c.sends.iter().map(|s| (s.id, s.attempt)).collect();
+        assert_eq!(got, vec![(ids[1], 2), (ids[2], 1)]);
+        // A late failure from A for a send B now holds changes nothing but the record.
+        let late = AttemptResult {
+            send: claim.sends[1].clone(),
+            owner: a.clone(),
+            started_at: now,
+            finished_at: after,
+            outcome: Outcome::Failed {
+                error: error(131000),
+            },
+        };
+        let summary = db.store.finish_attempts(&[late], after).await.unwrap();
+        assert_eq!(summary.stale, 1);
+        assert_eq!(
+            db.store.get_send(ids[1]).await.unwrap().state,
+            SendState::Sending
+        );
+        // Releasing frees the lane for anyone.
+        db.store.release_lane(&number(), &b).await.unwrap();
+        assert!(matches!(
+            db.store
+                .acquire_lane(&number(), &a, after, TTL)
+                .await
+                .unwrap(),
+            LeaseOutcome::Acquired { .. }
+        ));
+    }
+);
+
+both!(status_webhooks_reconcile_sends, |db| async {
+    let f = db.fixture().await;
+    let a = owner("a");
+    let now = t(NOW_SECS);
+    let mut claimed = Vec::new();
+    for i in 0..3 {
+        db.store
+            .enqueue(&new_send(f.ws.id, &format!("+1650555123{i}"), "x", None))
+            .await
+            .unwrap();
+    }
+    db.store
+        .acquire_lane(&number(), &a, now, TTL)
+        .await
+        .unwrap();
+    claimed.extend(
+        db.store
+            .claim_sends(&number(), &a, now, 10)
+            .await
+            .unwrap()
+            .sends,
+    );
+    let results: Vec<AttemptResult> = claimed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| accepted(s, &a, &format!("wamid.R{i}"), NOW_SECS))
+        .collect();
+    db.store.finish_attempts(&results, now).await.unwrap();
+    // R0: the window was closed after all (async 131047); R1: delivered; R2: nothing.
+    let mut failed = status("wamid.R0", MessageStatus::Failed, NOW_SECS + 1);
+    if let Ingest::Status(s) = &mut failed {
+        s.error = Some(MetaError {
+            code: 131047,
+            title: "Re-engagement message".into(),
+            details: Some("More than 24 hours have passed".into()),
+        });
+    }
+    db.apply(vec![
+        failed,
+        status("wamid.R1", MessageStatus::Delivered, NOW_SECS + 1),
+    ])
+    .await;
+    let window = ReconcileWindow {
+        failed_since: now,
+        accepted_from: now,
+        accepted_to: now.plus_millis(1),
+    };
+    let r = db.store.reconcile_sends(&window, now).await.unwrap();
+    assert_eq!(r.needs_template, vec![claimed[0].id]);
+    assert_eq!(r.unconfirmed, vec![claimed[2].id]);
+    let s0 = db.store.get_send(claimed[0].id).await.unwrap();
+    assert_eq!(s0.state, SendState::NeedsTemplate);
+    assert_eq!(s0.error.unwrap().code, Some(131047));
+    assert_eq!(
+        db.store.get_send(claimed[1].id).await.unwrap().state,
+        SendState::Accepted
+    );
+    assert_eq!(
+        db.store.get_send(claimed[2].id).await.unwrap().state,
+        SendState::SentUnconfirmed
+    );
+    // A second pass changes nothing; a late status confirms R2.
+    let again = db.store.reconcile_sends(&window, now).await.unwrap();
+    assert_eq!(again, ReconcileSummary::default());
+    db.apply(vec![status("wamid.R2", MessageStatus::Sent, NOW_SECS + 2)])
+        .await;
+    let r = db.store.reconcile_sends(&window, now).await.unwrap();
+    assert_eq!(r.confirmed, vec![claimed[2].id]);
+});
+
+both!(
+    cost_rows_group_by_day_category_and_meta_pricing,
+    |db| async {
+        let f = db.fixture().await;
+        let a = owner("a");
+        let now = t(NOW_SECS);
+        for (i, (category, micros)) in [
+            (Category::Marketing, 25_000),
+            (Category::Marketing, 25_000),
+            (Category::Utility, 4_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut s = new_send(f.ws.id, &format!("+5511999990{i:03}"), "x", None);
+            s.category = category;
+            s.estimated = Amount::from_micros(micros);
+            s.business_initiated = true;
+            db.store.enqueue(&s).await.unwrap();
+        }
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        let claimed = db
+            .store
+            .claim_sends(&number(), &a, now, 10)
+            .await
+            .unwrap()
+            .sends;
+        let results: Vec<AttemptResult> = claimed
+            .iter()
+            .enumerate()
+            .map(|(i, s)| accepted(s, &a, &format!("wamid.C{i}"), NOW_SECS))
+            .collect();
+        db.store.finish_attempts(&results, now).await.unwrap();
+        let mut priced = status("wamid.C0", MessageStatus::Sent, NOW_SECS + 1);
+        if let Ingest::Status(s) = &mut priced {
+            s.pricing = Some(Pricing {
+                billable: Some(true),
+                model: Some("PMP".into()),
+                kind: Some("regular".into()),
+                category: Some("marketing".into()),
+            });
+        }
+        db.apply(vec![priced]).await;
+        let rows = db
+            .store
+            .cost_rows(&number(), now, now.plus_millis(1))
+            .await
+            .unwrap();
+        let day = NOW_SECS * 1000 / 86_400_000;
+        let summary: Vec<(i64, Category, u64, i64, bool)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.day,
+                    r.category,
+                    r.messages,
+                    r.estimated.micros(),
+                    r.pricing.is_some(),
+                )
+            })
+            .collect();
+        assert!(
+            summary.contains(&(day, Category::Marketing, 1, 25_000, true)),
+            "{summary:?}"
+        );
+        assert!(
+            summary.contains(&(day, Category::Marketing, 1, 25_000, false)),
+            "{summary:?}"
+        );
+        assert!(
+            summary.contains(&(day, Category::Utility, 1, 4_000, false)),
+            "{summary:?}"
+        );
+        assert!(rows.iter().all(|r| r.country == Country::parse("BR").ok()));
+        // The messaging limit sees the three business-initiated recipients.
+        let seen = db
+            .store
+            .business_initiated_since(f.ws.id, now.plus_millis(-1))
+            .await
+            .unwrap();
+        assert_eq!(seen.len(), 3);
+    }
+);
