@@ -8,6 +8,10 @@
 //!
 //! The queue is bounded: when it is full, [`CommitQueue::submit`] fails at once, so the HTTP
 //! layer answers 503 quickly and Meta retries later, instead of accepting and dropping.
+//!
+//! One item must not sink the others it shares a transaction with: when a batch fails for a
+//! reason that may lie in one item's content (not an unavailable store), its items are
+//! committed again one by one, so only the item at fault fails.
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,11 +23,26 @@ pub trait BatchSink: Send + Sync + 'static {
     type Output: Send + 'static;
     type Error: std::fmt::Display + Send + 'static;
 
-    /// Commits all `items` atomically, returning one output per item, in order.
-    fn flush(
-        &self,
-        items: Vec<Self::Item>,
-    ) -> impl Future<Output = Result<Vec<Self::Output>, Self::Error>> + Send;
+    /// Commits all `items` atomically, returning one output per item, in order. A failure
+    /// hands the items back, so the queue can commit them again one by one.
+    fn flush(&self, items: Vec<Self::Item>) -> impl Future<Output = FlushResult<Self>> + Send;
+
+    /// Whether a failed batch is worth committing again item by item: true unless the error
+    /// says the sink itself is down (then every item would fail the same way).
+    fn isolate(&self, _error: &Self::Error) -> bool {
+        true
+    }
+}
+
+/// What [`BatchSink::flush`] returns: one output per item, or the failure with the items.
+pub type FlushResult<S> =
+    Result<Vec<<S as BatchSink>::Output>, Failed<<S as BatchSink>::Item, <S as BatchSink>::Error>>;
+
+/// A batch that did not commit: why, and its items, untouched.
+#[derive(Debug)]
+pub struct Failed<I, E> {
+    pub error: E,
+    pub items: Vec<I>,
 }
 
 /// Tuning of one queue.
@@ -162,23 +181,24 @@ async fn writer<S: BatchSink>(
             batch.into_iter().map(|w| (w.item, w.done)).unzip();
         let count = items.len();
         match sink.flush(items).await {
-            Ok(outputs) if outputs.len() == count => {
-                for (done, out) in waiters.into_iter().zip(outputs) {
-                    let _ = done.send(Ok(out));
+            Ok(outputs) => answer(waiters, outputs),
+            Err(Failed { error, items })
+                if count > 1 && items.len() == count && sink.isolate(&error) =>
+            {
+                tracing::warn!(%error, items = count, "commit batch failed; committing its items one by one");
+                for (item, done) in items.into_iter().zip(waiters) {
+                    match sink.flush(vec![item]).await {
+                        Ok(outputs) => answer(vec![done], outputs),
+                        Err(f) => {
+                            let err = CommitError::Failed(f.error.to_string());
+                            tracing::warn!(%err, "commit of one item failed");
+                            let _ = done.send(Err(err));
+                        }
+                    }
                 }
             }
-            Ok(outputs) => {
-                let err = CommitError::Failed(format!(
-                    "sink returned {} outputs for {count} items",
-                    outputs.len()
-                ));
-                tracing::error!(%err, "commit batch");
-                for done in waiters {
-                    let _ = done.send(Err(err.clone()));
-                }
-            }
-            Err(e) => {
-                let err = CommitError::Failed(e.to_string());
+            Err(f) => {
+                let err = CommitError::Failed(f.error.to_string());
                 tracing::warn!(%err, items = count, "commit batch failed");
                 for done in waiters {
                     let _ = done.send(Err(err.clone()));
@@ -188,12 +208,34 @@ async fn writer<S: BatchSink>(
     }
 }
 
+/// Gives each waiter its output, or fails them all if the sink miscounted.
+fn answer<O>(waiters: Vec<oneshot::Sender<Result<O, CommitError>>>, outputs: Vec<O>) {
+    if outputs.len() != waiters.len() {
+        let err = CommitError::Failed(format!(
+            "sink returned {} outputs for {} items",
+            outputs.len(),
+            waiters.len()
+        ));
+        tracing::error!(%err, "commit batch");
+        for done in waiters {
+            let _ = done.send(Err(err.clone()));
+        }
+        return;
+    }
+    for (done, out) in waiters.into_iter().zip(outputs) {
+        let _ = done.send(Ok(out));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// Records each batch it is given; fails batches containing a negative number.
+    const DOWN: i64 = i64::MAX;
+
+    /// Records each batch it is given; fails batches containing a negative number (an item's
+    /// fault) or `DOWN` (the sink is down: not worth isolating).
     struct Recorder {
         batches: Mutex<Vec<Vec<i64>>>,
         gate: tokio::sync::Semaphore,
@@ -204,13 +246,31 @@ mod tests {
         type Output = i64;
         type Error = String;
 
-        async fn flush(&self, items: Vec<i64>) -> Result<Vec<i64>, String> {
-            let _permit = self.gate.acquire().await.map_err(|e| e.to_string())?;
+        async fn flush(&self, items: Vec<i64>) -> Result<Vec<i64>, Failed<i64, String>> {
+            let Ok(_permit) = self.gate.acquire().await else {
+                return Err(Failed {
+                    error: "closed".into(),
+                    items,
+                });
+            };
             self.batches.lock().unwrap().push(items.clone());
+            if items.contains(&DOWN) {
+                return Err(Failed {
+                    error: "down".into(),
+                    items,
+                });
+            }
             if items.iter().any(|i| *i < 0) {
-                return Err("negative".into());
+                return Err(Failed {
+                    error: "negative".into(),
+                    items,
+                });
             }
             Ok(items.into_iter().map(|i| i * 10).collect())
+        }
+
+        fn isolate(&self, error: &String) -> bool {
+            error != "down"
         }
     }
 
@@ -244,13 +304,32 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_batch_fails_each_waiter() {
+    async fn a_failed_batch_is_committed_again_item_by_item() {
         let sink = recorder(1000);
-        let (q, _w) = CommitQueue::start(sink, CommitQueueConfig::default());
-        let (a, b) = tokio::join!(q.submit(1), q.submit(-1));
+        let (q, _w) = CommitQueue::start(sink.clone(), CommitQueueConfig::default());
+        let (a, b, c) = tokio::join!(q.submit(1), q.submit(-1), q.submit(3));
+        assert_eq!(a, Ok(10));
+        assert!(matches!(b, Err(CommitError::Failed(_))), "{b:?}");
+        assert_eq!(c, Ok(30));
+        assert_eq!(
+            *sink.batches.lock().unwrap(),
+            vec![vec![1, -1, 3], vec![1], vec![-1], vec![3]]
+        );
+        assert_eq!(q.submit(2).await, Ok(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sink_that_is_down_fails_each_waiter_at_once() {
+        let sink = recorder(1000);
+        let (q, _w) = CommitQueue::start(sink.clone(), CommitQueueConfig::default());
+        let (a, b) = tokio::join!(q.submit(1), q.submit(DOWN));
         assert!(matches!(a, Err(CommitError::Failed(_))));
         assert!(matches!(b, Err(CommitError::Failed(_))));
-        assert_eq!(q.submit(2).await, Ok(20));
+        assert_eq!(
+            sink.batches.lock().unwrap().len(),
+            1,
+            "no retries item by item"
+        );
     }
 
     #[tokio::test(start_paused = true)]

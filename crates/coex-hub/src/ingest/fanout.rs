@@ -4,7 +4,9 @@
 //! Each body is normalised, its history messages are split into transactions of
 //! `fanout_chunk` messages, and the last transaction marks the archive processed. A crash in
 //! between is harmless: the body stays pending and is applied again, and the store
-//! de-duplicates messages by wamid.
+//! de-duplicates messages by wamid. A body that fails on its data (it would fail forever) is
+//! marked processed with a change error saying why, so it does not hold back the bodies
+//! after it.
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,7 +14,7 @@ use coex_core::model::{ArchiveId, ArchiveInput, HistoryChunk, Ingest, IngestBatc
 use coex_store::{SqlStore, Store, StoreError};
 use tokio::sync::watch;
 
-use super::{Ingestor, add_summary, events_of};
+use super::{Ingestor, add_summary, events_of, is_data_error, quarantine_item};
 
 /// How often pending archives are looked for when nothing signalled (another process on the
 /// same PostgreSQL may have archived them).
@@ -57,7 +59,7 @@ pub async fn drain_once(ingestor: &Ingestor) -> Result<usize, StoreError> {
         after = Some(last.id);
         for archive in pending {
             let events = events_of(&archive.body, archive.received_at);
-            apply_in_pieces(
+            let result = apply_in_pieces(
                 store,
                 ingestor,
                 archive.id,
@@ -65,7 +67,28 @@ pub async fn drain_once(ingestor: &Ingestor) -> Result<usize, StoreError> {
                 events,
                 chunk,
             )
-            .await?;
+            .await;
+            match result {
+                Ok(()) => {}
+                Err(e) if is_data_error(store, &e) => {
+                    tracing::error!(archive = %archive.id, error = %e, "a deferred webhook cannot be applied; kept with its error");
+                    let item = quarantine_item(
+                        archive.received_at,
+                        ArchiveInput::Existing(archive.id),
+                        &archive.body,
+                        &e,
+                    );
+                    let outcome = store
+                        .apply_batch(&IngestBatch { items: vec![item] })
+                        .await?;
+                    ingestor.count(|t| {
+                        add_summary(&mut t.store, &outcome.summary);
+                        t.quarantined += 1;
+                    });
+                    ingestor.notify_feed();
+                }
+                Err(e) => return Err(e),
+            }
             applied += 1;
         }
     }

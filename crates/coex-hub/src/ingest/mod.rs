@@ -6,11 +6,19 @@
 //! of up to 3 MB, thousands of messages) are only archived before the 200, and the
 //! [`fanout`] worker applies them afterwards in small transactions, so a big import neither
 //! delays its own acknowledgement nor slows live traffic.
+//!
+//! A body the store can never take (a NUL character PostgreSQL text refuses, an id too long
+//! for an index) would otherwise fail on every one of Meta's retries for seven days, and take
+//! the webhooks it shares a transaction with down too. So NUL escapes are replaced before
+//! parsing, a failed batch is committed again item by item ([`commit_queue`]), and a body
+//! that still fails on its data is kept with its error (archived, listed as a change error)
+//! and acknowledged, like a body that does not parse.
 
 pub mod commit_queue;
 pub mod fanout;
 pub mod normalize;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -18,11 +26,11 @@ use coex_core::model::{
     ArchiveInput, ChangeError, Ingest, IngestBatch, IngestItem, RawJson, RawWebhook, Timestamp,
 };
 use coex_meta::webhook::{ParseError, parse_notification};
-use coex_store::{BatchSummary, SqlStore, Store};
+use coex_store::{BatchSummary, SqlStore, Store, StoreError};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use self::commit_queue::{BatchSink, CommitError, CommitQueue, CommitQueueConfig};
+use self::commit_queue::{BatchSink, CommitError, CommitQueue, CommitQueueConfig, Failed};
 
 /// Why a webhook was not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +85,8 @@ pub struct IngestTotals {
     pub acked: u64,
     pub deferred: u64,
     pub refused_busy: u64,
+    /// Bodies the store could not apply, kept with their error instead.
+    pub quarantined: u64,
     pub store: BatchSummary,
 }
 
@@ -217,11 +227,50 @@ impl Ingestor {
     }
 }
 
+/// JSON's escape for the NUL character.
+const NUL_ESCAPE: &[u8] = b"\\u0000";
+
+/// The body with every `\u0000` escape replaced by `\ufffd` (the replacement character). A
+/// NUL means nothing in a message and PostgreSQL text cannot hold one; the archive keeps the
+/// original bytes. Outside strings a backslash is not valid JSON, so no string tracking is
+/// needed: escapes are skipped two bytes at a time, so `\\u0000` (an escaped backslash) stays.
+fn without_nul_escapes(body: &[u8]) -> Cow<'_, [u8]> {
+    if !body.windows(NUL_ESCAPE.len()).any(|w| w == NUL_ESCAPE) {
+        return Cow::Borrowed(body);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'\\' {
+            out.push(body[i]);
+            i += 1;
+        } else if body[i..].starts_with(NUL_ESCAPE) {
+            out.extend_from_slice(b"\\ufffd");
+            i += NUL_ESCAPE.len();
+        } else {
+            let end = (i + 2).min(body.len());
+            out.extend_from_slice(&body[i..end]);
+            i = end;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// At most this much of a body is copied into a change error (its archive keeps it whole).
+const RAW_EXCERPT: usize = 64 * 1024;
+
+/// A body as text the store can hold in a change error: lossy UTF-8, NULs replaced, cut to
+/// [`RAW_EXCERPT`] bytes.
+fn raw_excerpt(body: &[u8]) -> RawJson {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RAW_EXCERPT)]);
+    RawJson::new(text.replace('\0', "\u{FFFD}"))
+}
+
 /// Parses and normalises a body; a body that is not a notification becomes one
 /// [`ChangeError`] so it is kept (archived, visible) rather than refused: Meta signed it, and a
 /// refusal would only make Meta retry it for days.
 pub(crate) fn events_of(body: &[u8], received_at: Timestamp) -> Vec<Ingest> {
-    match parse_notification(body) {
+    match parse_notification(&without_nul_escapes(body)) {
         Ok(n) => normalize::normalize(&n, received_at),
         Err(e) => {
             let error = match &e {
@@ -235,9 +284,61 @@ pub(crate) fn events_of(body: &[u8], received_at: Timestamp) -> Vec<Ingest> {
                 number: None,
                 field: None,
                 error,
-                raw: RawJson::new(String::from_utf8_lossy(body)),
+                raw: raw_excerpt(body),
             })]
         }
+    }
+}
+
+/// Whether a store failure lies in the data being written, so the same webhook would fail the
+/// same way on every retry, rather than in the store (which may work later).
+pub(crate) fn is_data_error(store: &SqlStore, e: &StoreError) -> bool {
+    let StoreError::Database(e) = e else {
+        return false;
+    };
+    let db = match e {
+        sqlx::Error::Encode(_) => return true,
+        sqlx::Error::Database(db) => db,
+        _ => return false,
+    };
+    let code = db.code();
+    let code = code.as_deref().unwrap_or("");
+    match store.backend_name() {
+        // Class 22 data exception (a NUL in text), 23 integrity constraint violation (but a
+        // unique violation is another process's race, which the store retries), 54 program
+        // limit exceeded (an index row too large).
+        "postgres" => {
+            code.starts_with("22")
+                || code.starts_with("54")
+                || (code.starts_with("23") && code != "23505")
+        }
+        // Primary result codes 18 TOOBIG, 19 CONSTRAINT, 20 MISMATCH, 25 RANGE.
+        _ => code
+            .parse::<u32>()
+            .is_ok_and(|c| matches!(c & 0xff, 18 | 19 | 20 | 25)),
+    }
+}
+
+/// The item that replaces one the store could not apply: the same archive, and one change
+/// error saying why, so the body is kept for replay and shown, and Meta stops retrying it.
+pub(crate) fn quarantine_item(
+    received_at: Timestamp,
+    archive: ArchiveInput,
+    body: &[u8],
+    error: &StoreError,
+) -> IngestItem {
+    IngestItem {
+        received_at,
+        archive,
+        events: vec![Ingest::ChangeError(ChangeError {
+            waba: None,
+            number: None,
+            field: None,
+            error: format!(
+                "the store could not apply this webhook ({error}); its body is archived for replay"
+            ),
+            raw: raw_excerpt(body),
+        })],
     }
 }
 
@@ -248,14 +349,12 @@ struct StoreSink {
     feed: tokio::sync::watch::Sender<u64>,
 }
 
-impl BatchSink for StoreSink {
-    type Item = IngestItem;
-    type Output = Option<coex_core::model::ArchiveId>;
-    type Error = coex_store::StoreError;
-
-    async fn flush(&self, items: Vec<IngestItem>) -> Result<Vec<Self::Output>, Self::Error> {
-        let batch = IngestBatch { items };
-        let outcome = self.store.apply_batch(&batch).await?;
+impl StoreSink {
+    async fn apply(
+        &self,
+        batch: &IngestBatch,
+    ) -> Result<Vec<Option<coex_core::model::ArchiveId>>, StoreError> {
+        let outcome = self.store.apply_batch(batch).await?;
         add_summary(
             &mut self.totals.lock().unwrap_or_else(|p| p.into_inner()).store,
             &outcome.summary,
@@ -264,6 +363,60 @@ impl BatchSink for StoreSink {
             self.feed.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(outcome.archives)
+    }
+}
+
+impl BatchSink for StoreSink {
+    type Item = IngestItem;
+    type Output = Option<coex_core::model::ArchiveId>;
+    type Error = StoreError;
+
+    async fn flush(
+        &self,
+        items: Vec<IngestItem>,
+    ) -> Result<Vec<Self::Output>, Failed<IngestItem, StoreError>> {
+        let batch = IngestBatch { items };
+        let error = match self.apply(&batch).await {
+            Ok(archives) => return Ok(archives),
+            Err(e) => e,
+        };
+        // A lone item that fails on its data would fail on every retry: keep it with its
+        // error instead. (A batch of several is first split by the queue.)
+        if let [item] = batch.items.as_slice()
+            && is_data_error(&self.store, &error)
+        {
+            let body = match &item.archive {
+                ArchiveInput::New(raw) => raw.body.as_slice(),
+                _ => &[],
+            };
+            let replacement = IngestBatch {
+                items: vec![quarantine_item(
+                    item.received_at,
+                    item.archive.clone(),
+                    body,
+                    &error,
+                )],
+            };
+            tracing::error!(%error, "a webhook cannot be applied; kept with its error");
+            match self.apply(&replacement).await {
+                Ok(archives) => {
+                    self.totals
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .quarantined += 1;
+                    return Ok(archives);
+                }
+                Err(e) => tracing::error!(error = %e, "keeping the webhook with its error failed"),
+            }
+        }
+        Err(Failed {
+            error,
+            items: batch.items,
+        })
+    }
+
+    fn isolate(&self, error: &StoreError) -> bool {
+        !matches!(error, StoreError::Unavailable(_))
     }
 }
 
@@ -281,5 +434,33 @@ pub(crate) fn add_summary(a: &mut BatchSummary, b: &BatchSummary) {
     }
     if let Ok(sum) = serde_json::from_value(serde_json::Value::Object(x)) {
         *a = sum;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_escapes_are_replaced_and_nothing_else() {
+        let body = br#"{"a":"x\u0000y","b":"\\u0000","c":"\"\u0000"}"#;
+        let clean = without_nul_escapes(body);
+        assert_eq!(
+            std::str::from_utf8(&clean).unwrap(),
+            r#"{"a":"x\ufffdy","b":"\\u0000","c":"\"\ufffd"}"#
+        );
+        let v: serde_json::Value = serde_json::from_slice(&clean).unwrap();
+        assert_eq!(v["a"], "x\u{FFFD}y");
+        assert_eq!(v["b"], "\\u0000");
+        assert!(matches!(without_nul_escapes(b"{}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn change_errors_hold_no_nul_and_only_an_excerpt() {
+        let mut body = b"{\"x\":\0".to_vec();
+        body.extend(std::iter::repeat_n(b' ', RAW_EXCERPT * 2));
+        let raw = raw_excerpt(&body);
+        assert!(!raw.as_str().contains('\0'));
+        assert!(raw.as_str().len() <= RAW_EXCERPT + 2);
     }
 }
