@@ -124,6 +124,29 @@ impl RealTime for SystemRealTime {
     }
 }
 
+/// Real time from tokio's clock, so a test that pauses tokio time (`start_paused`) moves the
+/// emulator's clock together with everything else it runs: timers, pacing, timeouts.
+#[derive(Debug)]
+pub struct TokioRealTime(tokio::time::Instant);
+
+impl TokioRealTime {
+    pub fn new() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+}
+
+impl Default for TokioRealTime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RealTime for TokioRealTime {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
 /// Real time moved by hand, for tests.
 #[derive(Debug, Default)]
 pub struct ManualRealTime {

@@ -96,6 +96,9 @@ pub struct SimOptions {
     pub history_chunk_messages: usize,
     /// Virtual time between history chunks.
     pub history_chunk_gap: Duration,
+    /// Where real time comes from (default: the OS clock). Tests that pause tokio time pass
+    /// [`clock::TokioRealTime`] so the emulator's rate limits run on the same time.
+    pub real_time: Option<Arc<dyn clock::RealTime>>,
 }
 
 impl Default for SimOptions {
@@ -114,6 +117,7 @@ impl Default for SimOptions {
             attempt_timeout: Duration::from_secs(10),
             history_chunk_messages: 40,
             history_chunk_gap: Duration::from_secs(2),
+            real_time: None,
         }
     }
 }
@@ -258,7 +262,10 @@ impl Sim {
             chaos_on = s.sim.chaos.unwrap_or(false);
         }
         let start = opts.start.unwrap_or_else(SimTime::wall_now);
-        let clock = SimClock::new(start, opts.speed)?;
+        let clock = match &opts.real_time {
+            Some(real) => SimClock::with_real_time(start, opts.speed, real.clone())?,
+            None => SimClock::new(start, opts.speed)?,
+        };
         let settings = Settings {
             app_id: rand::thread_rng()
                 .gen_range(100_000_000_000_000u64..999_999_999_999_999)
