@@ -97,9 +97,55 @@ pub struct DataBody<T> {
     pub data: T,
 }
 
+/// The phone app must be opened at least every 13 days or Meta may drop the link
+/// (spec/coexistence.md §2; Meta disconnects after about 14 days, `PRIMARY_INACTIVITY`).
+const APP_INACTIVITY_LIMIT_DAYS: i64 = 13;
+/// From this many days without a sign of life, the number is shown as at risk.
+const APP_INACTIVITY_WARNING_DAYS: i64 = 10;
+
+/// A number with what its owner should know about the phone app's link.
+#[derive(Debug, Serialize)]
+pub struct NumberView {
+    #[serde(flatten)]
+    pub number: coex_core::model::Number,
+    /// For coexistence numbers: the 13-day rule, measured from the last echo or sync event.
+    pub app_link: Option<AppLink>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppLink {
+    /// Whole days since the last sign of life from the phone app (`None`: never heard from).
+    pub days_since_app_activity: Option<i64>,
+    /// Days left before the 13-day limit (0 when past it).
+    pub days_left: Option<i64>,
+    /// True from day 10: remind the owner to open the WhatsApp Business app.
+    pub at_risk: bool,
+}
+
+impl NumberView {
+    pub fn new(number: coex_core::model::Number, now: coex_core::model::Timestamp) -> Self {
+        let app_link = (number.kind == coex_core::model::NumberKind::Coexistence).then(|| {
+            let days = number
+                .last_app_activity_at
+                .map(|at| (now.as_millis() - at.as_millis()).max(0) / 86_400_000);
+            AppLink {
+                days_since_app_activity: days,
+                days_left: days.map(|d| (APP_INACTIVITY_LIMIT_DAYS - d).max(0)),
+                at_risk: days.is_some_and(|d| d >= APP_INACTIVITY_WARNING_DAYS),
+            }
+        });
+        Self { number, app_link }
+    }
+}
+
 async fn list_numbers(State(s): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
+    let now = s.ingest.now();
+    let numbers = s.store.list_numbers(None).await?;
     Ok(Json(DataBody {
-        data: s.store.list_numbers(None).await?,
+        data: numbers
+            .into_iter()
+            .map(|n| NumberView::new(n, now))
+            .collect::<Vec<_>>(),
     }))
 }
 
@@ -107,7 +153,8 @@ async fn get_number(
     State(s): State<AppState>,
     Path(number): Path<String>,
 ) -> Result<Json<impl Serialize>, ApiError> {
-    Ok(Json(s.store.get_number(&number_id(number)?).await?))
+    let number = s.store.get_number(&number_id(number)?).await?;
+    Ok(Json(NumberView::new(number, s.ingest.now())))
 }
 
 async fn list_conversations(
@@ -218,4 +265,54 @@ pub async fn metrics(State(s): State<AppState>) -> Json<impl Serialize> {
 
 pub(crate) fn workspace_id(raw: i64) -> WorkspaceId {
     WorkspaceId::new(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coex_core::model::{
+        MessagingTier, Number, NumberKind, NumberState, Timestamp, WorkspaceId,
+    };
+
+    fn number(kind: NumberKind, last_app: Option<i64>) -> Number {
+        Number {
+            id: PhoneNumberId::parse("1065").unwrap(),
+            workspace: WorkspaceId::new(1),
+            waba: coex_core::WabaId::parse("1022").unwrap(),
+            display_phone: coex_core::PhoneNumber::parse("15550783881").unwrap(),
+            verified_name: None,
+            kind,
+            tier: MessagingTier::Tier250,
+            state: NumberState::Connected,
+            state_reason: None,
+            state_changed_at: Timestamp::from_secs(0),
+            last_app_activity_at: last_app.map(Timestamp::from_secs),
+            created_at: Timestamp::from_secs(0),
+        }
+    }
+
+    #[test]
+    fn the_thirteen_day_rule_is_shown_for_coexistence_numbers() {
+        let day = 86_400;
+        let now = Timestamp::from_secs(100 * day);
+        let fresh = NumberView::new(number(NumberKind::Coexistence, Some(99 * day)), now);
+        let link = fresh.app_link.unwrap();
+        assert_eq!(
+            (link.days_since_app_activity, link.days_left, link.at_risk),
+            (Some(1), Some(12), false)
+        );
+        let old = NumberView::new(number(NumberKind::Coexistence, Some(89 * day)), now);
+        let link = old.app_link.unwrap();
+        assert_eq!(
+            (link.days_since_app_activity, link.days_left, link.at_risk),
+            (Some(11), Some(2), true)
+        );
+        let gone = NumberView::new(number(NumberKind::Coexistence, Some(80 * day)), now);
+        assert_eq!(gone.app_link.unwrap().days_left, Some(0));
+        assert!(
+            NumberView::new(number(NumberKind::CloudApi, None), now)
+                .app_link
+                .is_none()
+        );
+    }
 }

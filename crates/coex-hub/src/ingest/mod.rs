@@ -190,6 +190,11 @@ impl Ingestor {
         }
     }
 
+    /// The hub's clock (injected, so tests control it).
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
     /// Webhooks waiting for a commit.
     pub fn queue_depth(&self) -> usize {
         self.queue.depth()
