@@ -7,6 +7,13 @@
 //! de-duplicates messages by wamid. A body that fails on its data (it would fail forever) is
 //! marked processed with a change error saying why, so it does not hold back the bodies
 //! after it.
+//!
+//! It also sweeps parked patches. The store parks an edit, revoke or media follow-up whose
+//! message is not stored yet, and applies it at the end of a later batch once the message
+//! exists. When the message is committed by another transaction at the same moment (another
+//! process, or this worker beside the commit path), neither transaction sees the other, and
+//! the patch would wait for the next webhook, however long that takes. So the worker runs an
+//! empty batch shortly after a patch was parked, and on every poll.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,12 +24,17 @@ use tokio::sync::watch;
 use super::{Ingestor, add_summary, events_of, is_data_error, quarantine_item};
 
 /// How often pending archives are looked for when nothing signalled (another process on the
-/// same PostgreSQL may have archived them).
+/// same PostgreSQL may have archived them), and parked patches swept.
 const POLL: Duration = Duration::from_secs(2);
+
+/// How long after a patch was parked the sweep runs: time for a transaction storing its
+/// message at the same moment to commit.
+const SWEEP_DELAY: Duration = Duration::from_millis(100);
 
 /// Runs until `shutdown` turns true.
 pub async fn run(ingestor: Arc<Ingestor>, mut shutdown: watch::Receiver<bool>) {
     let signal = ingestor.deferred_signal();
+    let sweep = ingestor.sweep_signal();
     loop {
         match drain_once(&ingestor).await {
             Ok(0) => {}
@@ -32,10 +44,14 @@ pub async fn run(ingestor: Arc<Ingestor>, mut shutdown: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %e, "deferred ingest failed; will retry"),
         }
-        // Why select!: wake on a new deferred body, on the poll interval, or on shutdown —
-        // whichever comes first.
+        if let Err(e) = sweep_parked(&ingestor).await {
+            tracing::warn!(error = %e, "sweeping parked patches failed; will retry");
+        }
+        // Why select!: wake on a new deferred body, a parked patch (after a short delay), the
+        // poll interval, or shutdown, whichever comes first.
         tokio::select! {
             _ = signal.notified() => {}
+            _ = sweep.notified() => tokio::time::sleep(SWEEP_DELAY).await,
             _ = tokio::time::sleep(POLL) => {}
             _ = shutdown.changed() => return,
         }
@@ -43,6 +59,25 @@ pub async fn run(ingestor: Arc<Ingestor>, mut shutdown: watch::Receiver<bool>) {
             return;
         }
     }
+}
+
+/// Runs an empty batch: the store applies every parked patch whose message now exists.
+async fn sweep_parked(ingestor: &Ingestor) -> Result<(), StoreError> {
+    let outcome = ingestor
+        .store()
+        .apply_batch(&IngestBatch { items: Vec::new() })
+        .await?;
+    if outcome.summary.patches_applied > 0 {
+        tracing::info!(
+            patches = outcome.summary.patches_applied,
+            "applied parked patches"
+        );
+    }
+    ingestor.count(|t| add_summary(&mut t.store, &outcome.summary));
+    if !outcome.appended.is_empty() {
+        ingestor.notify_feed();
+    }
+    Ok(())
 }
 
 /// Applies every pending archive once; returns how many were applied.
@@ -147,6 +182,9 @@ async fn apply_in_pieces(
         ingestor.count(|t| add_summary(&mut t.store, &outcome.summary));
         if !outcome.appended.is_empty() {
             ingestor.notify_feed();
+        }
+        if outcome.summary.patches_pending > 0 {
+            ingestor.sweep_signal().notify_one();
         }
     }
     Ok(())

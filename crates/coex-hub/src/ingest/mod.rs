@@ -99,6 +99,8 @@ pub struct Ingestor {
     totals: Arc<Mutex<IngestTotals>>,
     /// Wakes the fan-out worker when a deferred body was archived.
     deferred: Arc<Notify>,
+    /// Wakes the fan-out worker to sweep parked patches (see [`fanout`]).
+    sweep: Arc<Notify>,
     /// Bumped after every commit, so live feeds look for new events at once.
     feed: tokio::sync::watch::Sender<u64>,
 }
@@ -119,10 +121,13 @@ impl Ingestor {
         let totals = Arc::new(Mutex::new(IngestTotals::default()));
         // Why a watch channel: feeds only need "something was committed since you looked".
         let (feed, _) = tokio::sync::watch::channel(0u64);
+        // Why a Notify: "sweep soon" needs no payload, and many requests collapse into one.
+        let sweep = Arc::new(Notify::new());
         let sink = Arc::new(StoreSink {
             store: store.clone(),
             totals: totals.clone(),
             feed: feed.clone(),
+            sweep: sweep.clone(),
         });
         let (queue, _writers) = CommitQueue::start(sink, config.queue);
         Self {
@@ -132,6 +137,7 @@ impl Ingestor {
             config,
             totals,
             deferred: Arc::new(Notify::new()),
+            sweep,
             feed,
         }
     }
@@ -216,6 +222,10 @@ impl Ingestor {
 
     pub(crate) fn deferred_signal(&self) -> Arc<Notify> {
         self.deferred.clone()
+    }
+
+    pub(crate) fn sweep_signal(&self) -> Arc<Notify> {
+        self.sweep.clone()
     }
 
     pub(crate) fn store(&self) -> &SqlStore {
@@ -352,6 +362,7 @@ struct StoreSink {
     store: SqlStore,
     totals: Arc<Mutex<IngestTotals>>,
     feed: tokio::sync::watch::Sender<u64>,
+    sweep: Arc<Notify>,
 }
 
 impl StoreSink {
@@ -366,6 +377,9 @@ impl StoreSink {
         );
         if !outcome.appended.is_empty() {
             self.feed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        if outcome.summary.patches_pending > 0 {
+            self.sweep.notify_one();
         }
         Ok(outcome.archives)
     }

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::day::{expected_with_sends, play_script};
-use crate::expected::assert_store_matches;
+use crate::expected::assert_store_settles;
 use crate::harness::{Backend, Env, Options};
 
 fn two_writers() -> IngestConfig {
@@ -73,10 +73,45 @@ async fn two_hubs_share_one_postgres() {
         .buffer_unordered(8)
         .collect::<Vec<()>>()
         .await;
+    // Two history chunks large enough to be applied in the background, each to both hubs at
+    // once: both processes archive them and both fan-out workers apply them.
+    let big: Vec<Vec<u8>> = (1..=2)
+        .map(|order| {
+            let first = format!("wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRCSUcw{order:04}00000000AA==");
+            env.history_body(&first, 1_300, 100 + order)
+        })
+        .collect();
+    let big_posts = big.iter().map(|body| {
+        let env = &env;
+        let (a, b) = (a.clone(), b.clone());
+        async move {
+            let sig = env.sign(body);
+            let (x, y) = tokio::join!(
+                env.post_webhook(&a, body.clone(), Some(&sig)),
+                env.post_webhook(&b, body.clone(), Some(&sig)),
+            );
+            assert_eq!(
+                (x.0, &x.1["deferred"]),
+                (200, &Value::Bool(true)),
+                "{}",
+                x.1
+            );
+            assert_eq!(
+                (y.0, &y.1["deferred"]),
+                (200, &Value::Bool(true)),
+                "{}",
+                y.1
+            );
+        }
+    });
+    futures_util::future::join_all(big_posts).await;
     env.quiesce().await;
 
-    let expected = expected_with_sends(&env, &deliveries, &sent);
-    assert_store_matches(&env, &expected).await;
+    let mut expected = expected_with_sends(&env, &deliveries, &sent);
+    for body in &big {
+        expected.add_body(body);
+    }
+    assert_store_settles(&env, &expected).await;
 
     // Each live message was stored by exactly one of the two processes.
     let live = expected
@@ -113,7 +148,11 @@ async fn two_hubs_share_one_postgres() {
     );
     assert_eq!(
         ma["ingest"]["acked"].as_u64().unwrap() + mb["ingest"]["acked"].as_u64().unwrap(),
-        2 * deliveries.len() as u64
+        2 * (deliveries.len() + big.len()) as u64
     );
+    // Both processes archived each large body and applied it, yet each history row was
+    // inserted by one of them only.
+    let history: usize = expected.history_count.values().sum();
+    assert_eq!(sum("history_inserted"), history as u64, "{ma}\n{mb}");
     env.finish().await;
 }

@@ -105,15 +105,25 @@ impl Expected {
     pub fn from_deliveries(deliveries: &[Delivery]) -> Expected {
         let mut e = Expected::default();
         for d in deliveries {
-            let body: Value = serde_json::from_str(&d.body).unwrap();
-            for entry in body["entry"].as_array().unwrap() {
-                for change in entry["changes"].as_array().unwrap() {
-                    e.change(entry, change["field"].as_str().unwrap(), &change["value"]);
-                }
-            }
+            e.read_body(d.body.as_bytes());
         }
         e.settle();
         e
+    }
+
+    /// Adds a body the test delivered itself.
+    pub fn add_body(&mut self, body: &[u8]) {
+        self.read_body(body);
+        self.settle();
+    }
+
+    fn read_body(&mut self, body: &[u8]) {
+        let body: Value = serde_json::from_slice(body).unwrap();
+        for entry in body["entry"].as_array().unwrap() {
+            for change in entry["changes"].as_array().unwrap() {
+                self.change(entry, change["field"].as_str().unwrap(), &change["value"]);
+            }
+        }
     }
 
     /// A message the platform sent through the API (known to the store through the sending
@@ -453,6 +463,34 @@ fn as_expected(m: &Message, customer: String) -> ExpMessage {
 /// customer with the 24 h window input taken from live customer messages only; and the app's
 /// contacts.
 pub async fn assert_store_matches(env: &Env, expected: &Expected) {
+    let problems = store_problems(env, expected).await;
+    assert!(
+        problems.is_empty(),
+        "the store differs from what the emulator delivered:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// [`assert_store_matches`] for a store that settles in the background: polls (a bounded
+/// number of times, with short sleeps) until it matches. Two processes can commit an edit and
+/// its original at the same moment without seeing each other; the hub's sweep applies such a
+/// patch shortly after.
+pub async fn assert_store_settles(env: &Env, expected: &Expected) {
+    let mut problems = Vec::new();
+    for _ in 0..200 {
+        problems = store_problems(env, expected).await;
+        if problems.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!(
+        "the store never came to what the emulator delivered:\n{}",
+        problems.join("\n")
+    );
+}
+
+async fn store_problems(env: &Env, expected: &Expected) -> Vec<String> {
     let mut problems = Vec::new();
     let last_inbound = expected.last_inbound();
     let customers = expected.customers();
@@ -545,11 +583,7 @@ pub async fn assert_store_matches(env: &Env, expected: &Expected) {
             ));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "the store differs from what the emulator delivered:\n{}",
-        problems.join("\n")
-    );
+    problems
 }
 
 /// Everything a store holds that two runs of the same day must agree on: numbers, messages

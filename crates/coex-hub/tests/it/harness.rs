@@ -625,6 +625,38 @@ impl Env {
         )
     }
 
+    /// A history chunk of `count` messages from Alice, the first with id `first`.
+    pub fn history_body(&self, first: &str, count: usize, chunk_order: u32) -> Vec<u8> {
+        let alice = self.customer("alice");
+        let display = &self.info.phone_numbers[0].display_phone_number;
+        let at = self.now().as_secs() - 30 * 86_400;
+        let messages: Vec<Value> = (0..count)
+            .map(|i| {
+                let id = if i == 0 {
+                    first.to_owned()
+                } else {
+                    format!("wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRISVNUT1JZ{chunk_order:04}{i:08}AA==")
+                };
+                json!({ "from": alice.phone, "from_user_id": alice.user_id, "id": id,
+                        "timestamp": (at + i as i64).to_string(), "type": "text",
+                        "text": { "body": "Do you still have the black prince echeveria?" },
+                        "history_context": { "status": "DELIVERED" } })
+            })
+            .collect();
+        serde_json::to_vec(&json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": self.info.waba_id, "changes": [{ "field": "history", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": display, "phone_number_id": self.coex() },
+                "history": [{ "metadata": { "phase": 1, "chunk_order": chunk_order, "progress": 50 },
+                              "threads": [{ "id": alice.phone,
+                                            "context": { "wa_id": alice.phone, "user_id": alice.user_id },
+                                            "messages": messages }] }]
+            }}]}]
+        }))
+        .unwrap()
+    }
+
     /// A hub's REST API: `GET {hub}/v1{path}` as JSON (asserting 200).
     pub async fn rest(&self, path: &str) -> Value {
         let url = format!("{}/v1{path}", self.hub.url);

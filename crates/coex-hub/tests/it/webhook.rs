@@ -310,38 +310,6 @@ fn huge_wamid(seed: u64) -> String {
     format!("wamid.{tail}")
 }
 
-/// A history chunk of `count` messages from Alice, the first with id `first`.
-fn history_body(env: &Env, first: &str, count: usize, chunk_order: u32) -> Vec<u8> {
-    let alice = env.customer("alice");
-    let display = &env.info.phone_numbers[0].display_phone_number;
-    let at = env.now().as_secs() - 30 * 86_400;
-    let messages: Vec<Value> = (0..count)
-        .map(|i| {
-            let id = if i == 0 {
-                first.to_owned()
-            } else {
-                format!("wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRISVNUT1JZ{chunk_order:04}{i:08}AA==")
-            };
-            json!({ "from": alice.phone, "from_user_id": alice.user_id, "id": id,
-                    "timestamp": (at + i as i64).to_string(), "type": "text",
-                    "text": { "body": "Do you still have the black prince echeveria?" },
-                    "history_context": { "status": "DELIVERED" } })
-        })
-        .collect();
-    serde_json::to_vec(&json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": env.info.waba_id, "changes": [{ "field": "history", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": display, "phone_number_id": env.coex() },
-            "history": [{ "metadata": { "phase": 1, "chunk_order": chunk_order, "progress": 50 },
-                          "threads": [{ "id": alice.phone,
-                                        "context": { "wa_id": alice.phone, "user_id": alice.user_id },
-                                        "messages": messages }] }]
-        }}]}]
-    }))
-    .unwrap()
-}
-
 async fn change_errors(env: &Env) -> Vec<Value> {
     env.rest("/change-errors").await["data"]
         .as_array()
@@ -433,9 +401,8 @@ async fn a_body_the_store_cannot_take_blocks_nothing(backend: Backend) {
     }
 
     // The same in a large body applied in the background: it does not hold back the next.
-    let first = history_body(&env, &huge_wamid(11), 1_300, 1);
-    let second = history_body(
-        &env,
+    let first = env.history_body(&huge_wamid(11), 1_300, 1);
+    let second = env.history_body(
         "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBRTRUNPTkQwMDAwMDAwMDAwMDEA",
         1_300,
         2,
