@@ -211,7 +211,6 @@ async fn measure(args: &IngestArgs, db: &target::Database) -> anyhow::Result<Rep
             server_peak_rss_mb: server_stats.peak_rss_kb as f64 / 1024.0,
             server_cpu_s: server_stats.cpu_secs,
             generator_cpu_s: bench.self_cpu,
-            server_log: server.log.display().to_string(),
             ledger: bench.ledger,
             server_totals: metrics.ingest,
             stored,
@@ -304,9 +303,10 @@ impl Bench<'_> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_prefix(format!("{label} @ {rate:.0}/s"));
-        let (srv0, gen0) = (
+        let (srv0, gen0, all0) = (
             target::proc_stats(Some(self.server.pid())),
             target::proc_stats(None),
+            target::machine_busy_secs(),
         );
         let shots = load::run(
             self.server.addr,
@@ -316,9 +316,10 @@ impl Bench<'_> {
             &bar,
         )
         .await;
-        let (srv1, gen1) = (
+        let (srv1, gen1, all1) = (
             target::proc_stats(Some(self.server.pid())),
             target::proc_stats(None),
+            target::machine_busy_secs(),
         );
         bar.finish_and_clear();
         let drain = self.drain(label).await?;
@@ -326,7 +327,9 @@ impl Bench<'_> {
 
         let mut counts = StepCounts::default();
         let mut latencies = Vec::with_capacity(n);
-        for o in &shots.outcomes {
+        let mut live = Vec::with_capacity(n);
+        let mut by_kind: BTreeMap<&'static str, Vec<Duration>> = BTreeMap::new();
+        for (o, w) in shots.outcomes.iter().zip(&load.webhooks) {
             match *o {
                 Outcome::Answered {
                     status: 200,
@@ -334,6 +337,10 @@ impl Bench<'_> {
                 } => {
                     counts.acked += 1;
                     latencies.push(latency);
+                    if w.kind != Kind::History {
+                        live.push(latency);
+                    }
+                    by_kind.entry(kind_name(w.kind)).or_default().push(latency);
                 }
                 Outcome::Answered { status: 503, .. } => counts.refused_503 += 1,
                 Outcome::Answered { .. } => counts.other_status += 1,
@@ -357,10 +364,16 @@ impl Bench<'_> {
             achieved_rate,
             counts,
             latency,
+            latency_live: Latency::of(live),
+            latency_by_kind: by_kind
+                .into_iter()
+                .map(|(k, v)| (k, Latency::of(v)))
+                .collect(),
             max_start_lag_ms: shots.max_start_lag.as_secs_f64() * 1000.0,
             connections_opened: shots.connections,
             server_cpu_s: srv1.cpu_secs - srv0.cpu_secs,
             generator_cpu_s: gen_cpu,
+            machine_cpu_s: all1 - all0,
             server_peak_rss_mb: srv1.peak_rss_kb as f64 / 1024.0,
             drain_s: drain.as_secs_f64(),
             pass,
@@ -688,12 +701,19 @@ pub struct StepReport {
     pub counts: StepCounts,
     /// Ack latency of the 200 answers, from the moment each request was due.
     pub latency: Latency,
+    /// The same without history chunks: the live traffic.
+    pub latency_live: Latency,
+    /// The same per kind of body: history chunks (1% of requests, archived or applied before
+    /// their 200) weigh on p99 and above.
+    pub latency_by_kind: BTreeMap<&'static str, Latency>,
     /// The largest delay between a request's due time and its start, in the generator.
     pub max_start_lag_ms: f64,
     /// Keep-alive connections the generator opened during the step.
     pub connections_opened: u64,
     pub server_cpu_s: f64,
     pub generator_cpu_s: f64,
+    /// CPU seconds of the whole machine during the step (includes PostgreSQL's processes).
+    pub machine_cpu_s: f64,
     /// The server's peak resident memory so far (VmHWM).
     pub server_peak_rss_mb: f64,
     /// How long the commit queue and the deferred history fan-out took to catch up afterwards.
@@ -705,8 +725,13 @@ pub struct StepReport {
 impl StepReport {
     fn line(&self) -> String {
         let c = &self.counts;
+        let history_p99 = self
+            .latency_by_kind
+            .get("history")
+            .map_or(0.0, |l| l.p99_ms);
+        let cores = |cpu: f64| cpu / self.elapsed_s;
         format!(
-            "{:<13} {:>7.0}/s {:>8.0}/s {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>6} {:>5} {:>5.2} {:>5.2} {:>6.1} {:>6.0} {}",
+            "{:<13}{:>7.0}{:>9.0}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>6}{:>5}{:>6.2}{:>5.2}{:>5.2}{:>7.1}{:>6.0}  {}",
             self.label,
             self.offered_rate,
             self.achieved_rate,
@@ -714,10 +739,13 @@ impl StepReport {
             self.latency.p99_ms,
             self.latency.p999_ms,
             self.latency.max_ms,
+            self.latency_live.p99_ms,
+            history_p99,
             c.refused_503,
             c.failed + c.other_status + c.not_sent,
-            self.server_cpu_s / self.elapsed_s,
-            self.generator_cpu_s / self.elapsed_s,
+            cores(self.server_cpu_s),
+            cores(self.generator_cpu_s),
+            cores(self.machine_cpu_s),
             self.drain_s,
             self.server_peak_rss_mb,
             if self.pass { "ok" } else { "FAIL" }
@@ -725,8 +753,12 @@ impl StepReport {
     }
 }
 
-const HEADER: &str = "step          offered   achieved   p50ms   p99ms p99.9ms   maxms    503   err  srv   gen  drain  rssMB holds\n\
-                      (cpu columns are cores: CPU seconds per second of the step)";
+const HEADER: &str = concat!(
+    "              offered achieved  ------------- ack latency, ms --------------       ",
+    "      cpu cores\n",
+    "step           per s    per s    p50    p99  p99.9    max live99 hist99   503  err",
+    "   srv  gen  all drain s rss MB holds",
+);
 
 /// The benchmark's settings, as run.
 #[derive(Debug, Serialize)]
@@ -783,12 +815,11 @@ pub struct Report {
     pub server_cpu_s: f64,
     /// CPU seconds of the generator during the measured windows only.
     pub generator_cpu_s: f64,
-    pub server_log: String,
     pub ledger: Ledger,
     pub server_totals: Totals,
     pub stored: Stored,
     pub check: Check,
-    /// Where the database was kept (--keep).
+    /// Where the server log (and the SQLite file) were kept (--keep).
     pub kept: Option<String>,
 }
 
@@ -874,7 +905,7 @@ impl Report {
         }
         println!("CHECK {}", if c.pass { "PASS" } else { "FAIL" });
         if let Some(k) = &self.kept {
-            println!("database kept in {k}");
+            println!("server log (and SQLite file) kept in {k}");
         }
     }
 }

@@ -48,7 +48,7 @@ impl Backend {
 pub struct Database {
     pub url: String,
     pub backend: Backend,
-    /// Holds the SQLite file's directory; removed on drop unless kept.
+    /// Holds the server log and the SQLite file; removed on drop unless kept.
     dir: Option<tempfile::TempDir>,
     /// PostgreSQL: the maintenance URL and the name of the database to drop.
     admin: Option<(String, String)>,
@@ -58,9 +58,9 @@ impl Database {
     /// Creates an empty database. `admin_url` (PostgreSQL) names a database to connect to for
     /// `CREATE DATABASE`.
     pub async fn create(backend: Backend, admin_url: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("coex-bench-").tempdir()?;
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::Builder::new().prefix("coex-bench-").tempdir()?;
                 let url = format!(
                     "sqlite://{}?mode=rwc",
                     dir.path().join("bench.db").display()
@@ -88,22 +88,22 @@ impl Database {
                 Ok(Self {
                     url: with_database(admin_url, &name),
                     backend,
-                    dir: None,
+                    dir: Some(dir),
                     admin: Some((admin_url.to_owned(), name)),
                 })
             }
         }
     }
 
-    /// Where the server's log goes: beside the SQLite file, or in the temp directory.
+    /// Where the server's log goes (beside the SQLite file).
     pub fn log_path(&self) -> PathBuf {
-        match &self.dir {
-            Some(d) => d.path().join("serve.log"),
-            None => std::env::temp_dir().join(format!("coex-bench-{}.log", std::process::id())),
-        }
+        self.dir
+            .as_ref()
+            .map_or_else(std::env::temp_dir, |d| d.path().to_owned())
+            .join("serve.log")
     }
 
-    /// Keeps the SQLite file (and log) after the run; returns its directory.
+    /// Keeps the log (and the SQLite file) after the run; returns their directory.
     pub fn keep(&mut self) -> Option<PathBuf> {
         self.dir.take().map(|d| d.keep())
     }
@@ -456,6 +456,24 @@ pub fn proc_stats(pid: Option<u32>) -> ProcStats {
     }
 }
 
+/// CPU seconds the whole machine spent busy (all processes: the server, the generator, and a
+/// PostgreSQL server if one is used), from `/proc/stat`, in USER_HZ (100 per second) ticks.
+pub fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    total.saturating_sub(idle) as f64 / 100.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,5 +498,6 @@ mod tests {
     fn own_process_stats_are_read() {
         let s = proc_stats(None);
         assert!(s.peak_rss_kb > 0);
+        assert!(machine_busy_secs() > 0.0);
     }
 }

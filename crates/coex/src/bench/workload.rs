@@ -545,12 +545,15 @@ impl Generator {
         );
         // Log-uniform: as many chunks between 100 and 300 KB as between 1 and 3 MB.
         let target = (lo.ln() + rng.r#gen::<f64>() * (hi.ln() - lo.ln())).exp() as usize;
+        // Room for the envelope and one more message, so no body passes `history_max_bytes`
+        // (the hub refuses bodies over Meta's 3 MiB with 413).
+        let fill = target.saturating_sub(1024);
         self.next_chunk += 1;
         let chunk = self.next_chunk;
         let mut threads = String::with_capacity(target + 4096);
         let mut count = 0u64;
         let mut when = self.ts() - 90 * 86_400;
-        while threads.len() + 400 < target {
+        while threads.len() < fill {
             let customer = self.customers[rng.gen_range(0..self.customers.len())].clone();
             if !threads.is_empty() {
                 threads.push(',');
@@ -569,6 +572,9 @@ impl Generator {
             }
             let len = rng.gen_range(10..60);
             for i in 0..len {
+                if i > 0 && threads.len() >= fill {
+                    break;
+                }
                 if i > 0 {
                     threads.push(',');
                 }
@@ -712,6 +718,13 @@ mod tests {
         for w in &step.webhooks {
             let (body, sig) = split(&w.request);
             assert_eq!(body.len(), w.body_len);
+            if w.kind == Kind::History {
+                assert!(
+                    (20_000 * 9 / 10..=60_000).contains(&w.body_len),
+                    "{}",
+                    w.body_len
+                );
+            }
             coex_meta::signature::verify(SECRET, body, &sig).unwrap();
             let n = coex_meta::webhook::parse_notification(body).unwrap();
             let events = coex_hub::ingest::normalize::normalize(&n, Timestamp::from_secs(0));
