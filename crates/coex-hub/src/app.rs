@@ -10,6 +10,7 @@ use tokio::{net::TcpListener, sync::watch};
 use crate::{
     http::{self, AppState, WebhookSettings},
     ingest::{Clock, IngestConfig, Ingestor, fanout},
+    send::{self, SendService},
 };
 
 /// Everything the hub needs besides the store.
@@ -24,6 +25,7 @@ pub struct HubSettings {
 pub struct Hub {
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
+    sending: Option<Arc<SendService>>,
 }
 
 impl Hub {
@@ -39,7 +41,15 @@ impl Hub {
                 shutdown,
             },
             shutdown_tx,
+            sending: None,
         }
+    }
+
+    /// Adds sending: its REST routes, and its engine (lanes, committer, reconciler), which
+    /// runs with the hub and stops at its shutdown.
+    pub fn with_sending(mut self, service: Arc<SendService>) -> Self {
+        self.sending = Some(service);
+        self
     }
 
     pub fn state(&self) -> &AppState {
@@ -59,8 +69,15 @@ impl Hub {
             self.state.ingest.clone(),
             self.state.shutdown.clone(),
         ));
+        let engine = self
+            .sending
+            .as_ref()
+            .map(|s| tokio::spawn(s.engine().clone().run(self.state.shutdown.clone())));
         let stop = self.shutdown_tx.clone();
-        let app = http::router(self.state.clone());
+        let mut app = http::router(self.state.clone());
+        if let Some(s) = &self.sending {
+            app = app.merge(send::http::routes(s.clone()));
+        }
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
@@ -72,6 +89,12 @@ impl Hub {
         let _ = self.shutdown_tx.send(true);
         if let Err(e) = worker.await {
             tracing::warn!(error = %e, "fan-out worker ended abnormally");
+        }
+        if let Some(Err(e)) = match engine {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::warn!(error = %e, "send engine ended abnormally");
         }
         tracing::info!("coex hub stopped");
         served

@@ -6,5 +6,6 @@ pub mod app;
 pub mod http;
 pub mod ingest;
 pub mod onboarding;
+pub mod send;
 
 pub use app::{Hub, HubSettings};

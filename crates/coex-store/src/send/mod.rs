@@ -588,6 +588,13 @@ pub trait SendStore: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Claim>> + Send;
 
+    /// The earliest `not_before` of the number's queued sends (a read: lanes poll it while
+    /// idle instead of claiming in a write transaction).
+    fn next_ready_at(
+        &self,
+        number: &PhoneNumberId,
+    ) -> impl Future<Output = Result<Option<Timestamp>>> + Send;
+
     /// Records attempts and moves their sends on, all in one transaction; accepted ones are
     /// recorded as outbound messages through the ingest apply path.
     fn finish_attempts(

@@ -995,6 +995,17 @@ impl SendStore for SqlStore {
         in_tx!(self, |c| claim_sends(c, number, owner, now, limit))
     }
 
+    async fn next_ready_at(&self, number: &PhoneNumberId) -> Result<Option<Timestamp>> {
+        reading!(self, |c| async {
+            c.one(
+                "SELECT MIN(not_before) AS next FROM sends WHERE number_id = $1 AND state = 'queued'",
+                args![number],
+            )
+            .await?
+            .opt_ts("next")
+        })
+    }
+
     async fn finish_attempts(
         &self,
         results: &[AttemptResult],

@@ -1,0 +1,491 @@
+//! The send engine of one hub process: it owns lanes (through their leases), runs one task
+//! per owned lane, commits what the lanes' attempts answered, and reconciles sends with the
+//! status webhooks.
+//!
+//! - **Leases.** Every `lease_renew` the manager renews the leases of the lanes it runs and
+//!   takes the free (or expired) lanes that have work; a local enqueue wakes it at once. A
+//!   lane whose renewal fails (another process took it over after a stall) stops before its
+//!   next claim, and claims themselves check the lease, so one number is sent from by one
+//!   process at a time. A dead process's lanes are taken over when their lease expires:
+//!   `lease_ttl` (20 s by default) plus at most one `lease_renew` (5 s).
+//! - **Fairness.** Each lane is its own task with its own limiters; numbers share nothing but
+//!   the store, the HTTP client and a FIFO in-flight semaphore. A number with a million queued
+//!   messages claims one second's worth at a time, so another number's first message waits
+//!   for no one's backlog.
+//! - **Commits.** Attempt results go through a channel to one committer, which writes them in
+//!   batches (one transaction per batch): the store's write rate stays far below the send rate.
+//!   A full channel slows the lanes down rather than dropping a result.
+//! - **Reconciliation.** Every `reconcile_interval`, failed status webhooks are matched to
+//!   their sends (131047 turns a send into `needs_template` and is reported in the log), and
+//!   sends no status confirmed within `unconfirmed_after` become `sent_unconfirmed`.
+//!
+//! [`SendEngine::run`] drives every lane of the store against whatever Graph API the client
+//! points at until shutdown, so a benchmark can run it in process against the emulator.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use coex_core::PhoneNumberId;
+use coex_core::model::{Number, Timestamp, WorkspaceId};
+use coex_core::policy::pacing::{LimitReached, MessagingLimit};
+use coex_meta::graph::GraphClient;
+use coex_store::send::{AttemptResult, LaneOwner, LeaseOutcome, ReconcileWindow, SendStore};
+use coex_store::{SqlStore, Store};
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::SendSettings;
+use super::lane::{self, LaneControl};
+use crate::ingest::Clock;
+
+/// Counters of one number's lane in this process, since start.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LaneStats {
+    /// Requests made to Meta.
+    pub requests: u64,
+    pub accepted: u64,
+    /// 130429 answers (the number's throughput).
+    pub throughput_errors: u64,
+    /// 131056 answers (the pair rate).
+    pub pair_rate_errors: u64,
+    /// Other error answers and transport failures.
+    pub other_errors: u64,
+    /// Sends put back without a request (pair rate, messaging limit).
+    pub deferred: u64,
+    /// The outbound rate the lane paces at now.
+    pub mps: u32,
+}
+
+pub(crate) struct Inner {
+    pub store: SqlStore,
+    pub graph: GraphClient,
+    pub settings: SendSettings,
+    pub clock: Clock,
+    pub owner: LaneOwner,
+    /// Lanes this process runs.
+    // Why a std Mutex: held only to look up or swap entries, never across an await.
+    lanes: Mutex<HashMap<PhoneNumberId, RunningLane>>,
+    /// Numbers with a fresh local enqueue and no local lane yet.
+    wanted: Mutex<HashSet<PhoneNumberId>>,
+    // Why a Notify: an enqueue for a number without a local lane wakes the manager at once
+    // instead of after its next tick.
+    manager_wake: Notify,
+    pub results: mpsc::Sender<AttemptResult>,
+    receiver: Mutex<Option<mpsc::Receiver<AttemptResult>>>,
+    /// Bounds requests in flight over all lanes.
+    // Why a Semaphore: tokio's is FIFO, so lanes waiting for a slot are served in turn and no
+    // number can starve the others.
+    pub in_flight: Arc<Semaphore>,
+    /// The portfolio messaging limit per workspace (business-initiated sends).
+    limits: Mutex<HashMap<WorkspaceId, (tokio::time::Instant, MessagingLimit<String>)>>,
+    stats: Mutex<HashMap<PhoneNumberId, LaneStats>>,
+}
+
+struct RunningLane {
+    control: Arc<LaneControl>,
+    task: JoinHandle<()>,
+}
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct SendEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SendEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendEngine")
+            .field("owner", &self.inner.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SendEngine {
+    pub fn new(store: SqlStore, graph: GraphClient, settings: SendSettings, clock: Clock) -> Self {
+        let owner = LaneOwner::new(settings.owner_name());
+        // Why a bounded channel: if the store cannot keep up, lanes wait to hand over
+        // results instead of queueing them without limit in memory.
+        let (results, receiver) = mpsc::channel(settings.commit_max_batch.max(1) * 8);
+        let in_flight = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                graph,
+                settings,
+                clock,
+                owner,
+                lanes: Mutex::new(HashMap::new()),
+                wanted: Mutex::new(HashSet::new()),
+                manager_wake: Notify::new(),
+                results,
+                receiver: Mutex::new(Some(receiver)),
+                in_flight,
+                limits: Mutex::new(HashMap::new()),
+                stats: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// This process's name on leases and claims.
+    pub fn owner(&self) -> &LaneOwner {
+        &self.inner.owner
+    }
+
+    /// A send was queued for `number`: wake its lane, or get one started.
+    pub fn notify(&self, number: &PhoneNumberId) {
+        let running = {
+            let lanes = self
+                .inner
+                .lanes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            lanes
+                .get(number)
+                .filter(|l| !l.task.is_finished())
+                .map(|l| l.control.clone())
+        };
+        match running {
+            Some(control) => control.wake(),
+            None => {
+                self.inner
+                    .wanted
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(number.clone());
+                self.inner.manager_wake.notify_one();
+            }
+        }
+    }
+
+    /// A lane stopped by an alert was resumed: let it claim again at once.
+    pub fn resumed(&self, number: &PhoneNumberId) {
+        let control = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(number)
+            .map(|l| l.control.clone());
+        if let Some(c) = control {
+            c.resume();
+        }
+        self.notify(number);
+    }
+
+    /// Counters per number, for metrics and benchmarks.
+    pub fn stats(&self) -> HashMap<PhoneNumberId, LaneStats> {
+        self.inner
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Numbers whose lane runs in this process.
+    pub fn running_lanes(&self) -> Vec<PhoneNumberId> {
+        let mut v: Vec<PhoneNumberId> = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, l)| !l.task.is_finished())
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Runs lanes, the committer and the reconciler until `shutdown` turns true, then lets
+    /// in-flight requests finish, commits their results and releases the leases.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let Some(receiver) = self
+            .inner
+            .receiver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            tracing::error!("the send engine is already running");
+            return;
+        };
+        // Why a oneshot: the committer stops once, after every lane has handed over its last
+        // result (other clones of the engine keep the channel itself open).
+        let (stop_commit, commit_stop) = oneshot::channel::<()>();
+        let committer = tokio::spawn(commit_loop(self.inner.clone(), receiver, commit_stop));
+        let reconciler = tokio::spawn(reconcile_loop(self.inner.clone(), shutdown.clone()));
+        tracing::info!(owner = %self.inner.owner, "send engine started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.manage(&shutdown).await;
+            // Why select!: the manager ticks every `lease_renew`, wakes early for a local
+            // enqueue, and stops at shutdown.
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                () = self.inner.manager_wake.notified() => {}
+                () = tokio::time::sleep(self.inner.settings.lease_renew) => {}
+            }
+        }
+        let lanes: Vec<(PhoneNumberId, RunningLane)> = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect();
+        for (_, lane) in &lanes {
+            lane.control.wake();
+        }
+        for (number, lane) in lanes {
+            if let Err(e) = lane.task.await {
+                tracing::warn!(number = %number, error = %e, "lane ended abnormally");
+            }
+            if let Err(e) = self
+                .inner
+                .store
+                .release_lane(&number, &self.inner.owner)
+                .await
+            {
+                tracing::warn!(number = %number, error = %e, "could not release the lane");
+            }
+        }
+        let _ = reconciler.await;
+        let _ = stop_commit.send(());
+        let _ = committer.await;
+        tracing::info!("send engine stopped");
+    }
+
+    /// One manager tick: renew what runs, take what waits.
+    async fn manage(&self, shutdown: &watch::Receiver<bool>) {
+        let inner = &self.inner;
+        let now = (inner.clock)();
+        let ttl = i64::try_from(inner.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        let running: Vec<(PhoneNumberId, Arc<LaneControl>)> = {
+            let mut lanes = inner.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+            lanes.retain(|_, l| !l.task.is_finished());
+            lanes
+                .iter()
+                .map(|(n, l)| (n.clone(), l.control.clone()))
+                .collect()
+        };
+        for (number, control) in &running {
+            match inner
+                .store
+                .acquire_lane(number, &inner.owner, now, ttl)
+                .await
+            {
+                Ok(LeaseOutcome::Renewed | LeaseOutcome::Acquired { .. }) => {}
+                Ok(LeaseOutcome::Busy { owner, .. }) => {
+                    tracing::warn!(number = %number, %owner, "lane lease lost to another process");
+                    control.lose_lease();
+                }
+                Err(e) => tracing::warn!(number = %number, error = %e, "lease renewal failed"),
+            }
+            match inner.store.get_number(number).await {
+                Ok(n) => control.set_can_send(n.state.can_send()),
+                Err(e) => tracing::warn!(number = %number, error = %e, "reading the number failed"),
+            }
+        }
+        let mut candidates: Vec<PhoneNumberId> = inner
+            .wanted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect();
+        match inner.store.lanes_wanting_owner(&inner.owner, now).await {
+            Ok(found) => candidates.extend(found),
+            Err(e) => tracing::warn!(error = %e, "listing lanes with work failed"),
+        }
+        candidates.sort();
+        candidates.dedup();
+        for number in candidates {
+            if running.iter().any(|(n, _)| *n == number) {
+                continue;
+            }
+            match inner
+                .store
+                .acquire_lane(&number, &inner.owner, now, ttl)
+                .await
+            {
+                Ok(LeaseOutcome::Acquired { .. } | LeaseOutcome::Renewed) => {
+                    match inner.store.get_number(&number).await {
+                        Ok(n) => self.start_lane(n, shutdown.clone()),
+                        Err(e) => {
+                            tracing::warn!(number = %number, error = %e, "cannot start the lane")
+                        }
+                    }
+                }
+                Ok(LeaseOutcome::Busy { .. }) => {}
+                Err(e) => tracing::warn!(number = %number, error = %e, "taking the lane failed"),
+            }
+        }
+    }
+
+    fn start_lane(&self, number: Number, shutdown: watch::Receiver<bool>) {
+        let control = Arc::new(LaneControl::new(&number, &self.inner.settings));
+        let id = number.id.clone();
+        tracing::info!(number = %id, kind = %number.kind, "lane started");
+        let task = tokio::spawn(lane::run(
+            self.inner.clone(),
+            number,
+            control.clone(),
+            shutdown,
+        ));
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, RunningLane { control, task });
+    }
+}
+
+impl Inner {
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub fn count(&self, number: &PhoneNumberId, f: impl FnOnce(&mut LaneStats)) {
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        f(stats.entry(number.clone()).or_default());
+    }
+
+    /// Counts a business-initiated send against the workspace's messaging limit, or says
+    /// when a slot frees. The in-memory count is seeded from the store and re-read every
+    /// few minutes, so sends made by other processes are counted too (with that lag).
+    pub async fn admit_business_initiated(
+        &self,
+        workspace: WorkspaceId,
+        limit: Option<u32>,
+        recipient: &str,
+        now: Timestamp,
+    ) -> Result<(), LimitReached> {
+        const RESEED: Duration = Duration::from_secs(120);
+        let stale = {
+            let limits = self.limits.lock().unwrap_or_else(PoisonError::into_inner);
+            limits
+                .get(&workspace)
+                .is_none_or(|(at, _)| at.elapsed() >= RESEED)
+        };
+        if stale {
+            let since = now.plus_millis(-coex_core::policy::pacing::MESSAGING_LIMIT_WINDOW_MS);
+            match self.store.business_initiated_since(workspace, since).await {
+                Ok(seen) => {
+                    let mut fresh = MessagingLimit::new(limit);
+                    let mut seen = seen;
+                    seen.sort_by_key(|(_, at)| *at);
+                    for (r, at) in seen {
+                        // Seeding never refuses: these were sent already.
+                        let _ = fresh.admit(r, at);
+                    }
+                    self.limits
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(workspace, (tokio::time::Instant::now(), fresh));
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the messaging limit failed"),
+            }
+        }
+        let mut limits = self.limits.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, l) = limits
+            .entry(workspace)
+            .or_insert_with(|| (tokio::time::Instant::now(), MessagingLimit::new(limit)));
+        l.set_limit(limit);
+        l.admit(recipient.to_owned(), now).map(|_| ())
+    }
+}
+
+/// Writes attempt results in batches until told to stop, then writes what is left.
+async fn commit_loop(
+    inner: Arc<Inner>,
+    mut rx: mpsc::Receiver<AttemptResult>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let max = inner.settings.commit_max_batch.max(1);
+    let store = inner.store.clone();
+    let clock = inner.clock.clone();
+    drop(inner);
+    let mut stopping = false;
+    while !stopping {
+        // Why select!: wait for the next result, or for the order to finish.
+        let first = tokio::select! {
+            r = rx.recv() => r,
+            _ = &mut stop => {
+                stopping = true;
+                rx.try_recv().ok()
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        while stopping || batch.len() < max {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match store.finish_attempts(&batch, clock()).await {
+                Ok(summary) => {
+                    if summary.stale > 0 {
+                        tracing::warn!(
+                            stale = summary.stale,
+                            "results for sends taken over by another owner"
+                        );
+                    }
+                    break;
+                }
+                Err(e) => {
+                    // Nothing is dropped: the batch is written again until the store is back.
+                    tracing::error!(error = %e, results = batch.len(), "committing send results failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+async fn reconcile_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
+    let timeout = i64::try_from(inner.settings.unconfirmed_after.as_millis()).unwrap_or(i64::MAX);
+    let start = inner.now();
+    // At start, look back far enough to cover what happened while no process ran.
+    let mut failed_since = start.plus_millis(-3_600_000);
+    let mut accepted_from = start.plus_millis(-timeout).plus_millis(-3_600_000);
+    loop {
+        // Why select!: reconcile every interval until shutdown.
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            () = tokio::time::sleep(inner.settings.reconcile_interval) => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        let now = inner.now();
+        let window = ReconcileWindow {
+            failed_since,
+            accepted_from,
+            accepted_to: now.plus_millis(-timeout),
+        };
+        match inner.store.reconcile_sends(&window, now).await {
+            Ok(r) => {
+                for id in &r.needs_template {
+                    tracing::warn!(send = %id, "Meta failed the message with 131047: the customer-service window is closed; send a template");
+                }
+                for id in &r.failed {
+                    tracing::info!(send = %id, "Meta reported the message failed");
+                }
+                for id in &r.unconfirmed {
+                    tracing::warn!(send = %id, "Meta accepted the message but no status webhook confirmed it");
+                }
+                // Statuses are stamped when received and may commit a little later.
+                failed_since = now.plus_millis(-60_000);
+                accepted_from = window.accepted_to;
+            }
+            Err(e) => tracing::warn!(error = %e, "reconciling sends failed"),
+        }
+    }
+}
