@@ -84,7 +84,15 @@ pub async fn receive(
         IngestError::ShuttingDown => {
             ApiError::unavailable("shutting_down", "the server is shutting down", 5)
         }
-        IngestError::Store(detail) => ApiError::unavailable("store_unavailable", detail, 5),
+        IngestError::Store(detail) => {
+            // The database's own message stays in the log: it is not for the caller.
+            tracing::warn!(error = %detail, "a webhook was not stored; Meta will retry it");
+            ApiError::unavailable(
+                "store_unavailable",
+                "the webhook could not be stored; retry later",
+                5,
+            )
+        }
     })?;
     Ok(axum::Json(receipt))
 }

@@ -366,6 +366,32 @@ impl Env {
         url
     }
 
+    /// Stops the hub process, as a crash or a deploy would: the emulator's webhooks fail until
+    /// [`Env::start_hub_again`].
+    pub async fn stop_hub(&mut self) {
+        if let Some(stop) = self.hub.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.hub.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Starts a new hub process (with its own store pools) where the emulator sends webhooks.
+    pub async fn start_hub_again(&mut self) {
+        let addr = self.hub.url.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind(&addr).await.unwrap();
+        let store = self
+            .db
+            .as_ref()
+            .unwrap()
+            .open(sim_clock(&self.engine))
+            .await;
+        let hub = self.run_hub(listener, store, IngestConfig::default()).await;
+        // The old handle's store is `self.store`, which stays open.
+        self.hub = hub;
+    }
+
     /// Runs the hub's onboarding against the emulator's Graph API.
     pub async fn onboard(&self) -> Vec<onboarding::NumberOnboarding> {
         let mut cfg = GraphConfig::new(

@@ -428,3 +428,44 @@ async fn a_body_the_store_cannot_take_blocks_nothing(backend: Backend) {
     env.finish().await;
 }
 both_backends!(a_body_the_store_cannot_take_blocks_nothing);
+
+async fn webhooks_sent_while_the_hub_is_down_are_retried(backend: Backend) {
+    let mut env = Env::start(backend).await;
+    env.advance("1m").await;
+    env.quiesce().await;
+    let before = env.deliveries().await.len();
+
+    env.stop_hub().await;
+    let inbound = env
+        .act(json!({ "action": "customer_sends", "customer": "alice", "text": "Anyone there?" }))
+        .await;
+    let echo = env
+        .act(json!({ "action": "app_sends", "customer": "alice", "text": "Yes, one moment." }))
+        .await;
+    let failed: Vec<_> = env.deliveries().await.into_iter().skip(before).collect();
+    assert_eq!(failed.len(), 2);
+    for d in &failed {
+        assert_eq!(d.state, "pending");
+        assert_eq!(d.attempts.len(), 1);
+        assert_eq!(d.attempts[0].status, None, "no answer: {:?}", d.attempts[0]);
+    }
+
+    // A new process comes up; Meta's retries (10 s later, then doubling) find it.
+    env.start_hub_again().await;
+    env.quiesce().await;
+    let retried: Vec<_> = env.deliveries().await.into_iter().skip(before).collect();
+    for d in &retried {
+        assert_eq!(d.state, "delivered", "{d:?}");
+        assert!(d.attempts.len() >= 2);
+    }
+    let number = env.coex();
+    for (result, body) in [(&inbound, "Anyone there?"), (&echo, "Yes, one moment.")] {
+        let wamid = Wamid::parse(result["id"].as_str().unwrap()).unwrap();
+        let m = env.store.get_message(&number, &wamid).await.unwrap();
+        assert_eq!(m.content.body.as_deref(), Some(body));
+    }
+    let expected = crate::expected::Expected::from_deliveries(&env.deliveries().await);
+    crate::expected::assert_store_matches(&env, &expected).await;
+    env.finish().await;
+}
+both_backends!(webhooks_sent_while_the_hub_is_down_are_retried);
