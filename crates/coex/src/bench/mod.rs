@@ -1,10 +1,14 @@
 //! `coex bench`: benchmarks that run the real binary against a database made for the run.
 //!
 //! [`ingest`] measures webhook ingest; [`workload`] builds its bodies, [`load`] offers them at
-//! a constant arrival rate, [`target`] sets up and probes the database and the server.
+//! a constant arrival rate, [`target`] sets up and probes the database and the server,
+//! [`check`] verifies that everything acknowledged was stored once, [`report`] prints and
+//! serialises the figures.
 
+pub mod check;
 pub mod ingest;
 pub mod load;
+pub mod report;
 pub mod target;
 pub mod workload;
 

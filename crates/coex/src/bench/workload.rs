@@ -44,8 +44,19 @@ impl Kind {
         Kind::History,
     ];
 
+    /// The kind's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Status => "status",
+            Kind::Inbound => "inbound",
+            Kind::Echo => "echo",
+            Kind::ContactSync => "contact_sync",
+            Kind::History => "history",
+        }
+    }
+
     /// Share of original bodies, in percent.
-    fn weight(self) -> u32 {
+    pub fn weight(self) -> u32 {
         match self {
             Kind::Status => 70,
             Kind::Inbound => 20,
