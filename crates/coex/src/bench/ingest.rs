@@ -3,8 +3,8 @@
 //!
 //! One run: a fresh database ([`target::Database`]), a workspace with a WABA and a few
 //! coexistence numbers, the real `coex serve` binary on it, then measured steps. Each step
-//! builds its signed bodies first ([`workload`]), records the API sends its statuses refer to,
-//! offers the bodies at a constant arrival rate ([`load`]), then waits for the commit queue and
+//! builds its signed bodies first ([`super::workload`]), records the API sends its statuses refer to,
+//! offers the bodies at a constant arrival rate ([`super::load`]), then waits for the commit queue and
 //! the deferred history fan-out to drain. `--find-max` doubles the rate while a step holds
 //! (p99 under the target, no 503, no error), bisects between the last good and first bad rate,
 //! then runs a step at half the best rate.
@@ -59,7 +59,7 @@ pub struct IngestArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub database_url: String,
-    /// Where the JSON report goes [default: bench-results/ingest-<db>.json].
+    /// Where the JSON report goes [default: bench-results/ingest-{sqlite,postgres}.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Seed of the workload; the same seed gives the same bodies.
