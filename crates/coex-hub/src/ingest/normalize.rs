@@ -118,48 +118,17 @@ impl Cx<'_> {
                 continue;
             };
             let timestamp = self.time(m.timestamp_seconds());
-            match m.content() {
-                Content::Edit(edit) => {
-                    let (Some(original), Some(inner)) = (&edit.original_message_id, &edit.message)
-                    else {
-                        self.error(
-                            Some(number),
-                            format!("edit {wamid} lacks its original or new content"),
-                            m,
-                        );
-                        continue;
-                    };
-                    self.out.push(Ingest::Edit(MessageEdit {
-                        number: number.clone(),
-                        wamid,
-                        original: original.clone(),
-                        author: Author::Customer,
-                        timestamp,
-                        content: content(inner),
-                    }));
-                }
-                Content::Revoke(revoke) => {
-                    let Some(original) = &revoke.original_message_id else {
-                        self.error(Some(number), format!("revoke {wamid} names no original"), m);
-                        continue;
-                    };
-                    self.out.push(Ingest::Revoke(MessageRevoke {
-                        number: number.clone(),
-                        wamid,
-                        original: original.clone(),
-                        author: Author::Customer,
-                        timestamp,
-                    }));
-                }
-                _ => self.out.push(Ingest::InboundMessage(InboundMessage {
-                    number: number.clone(),
-                    wamid,
-                    customer,
-                    timestamp,
-                    content: content(m),
-                    error: first_error(m.errors.as_deref()),
-                })),
+            if self.patch(number, &wamid, m, Author::Customer, timestamp) {
+                continue;
             }
+            self.out.push(Ingest::InboundMessage(InboundMessage {
+                number: number.clone(),
+                wamid,
+                customer,
+                timestamp,
+                content: content(m),
+                error: first_error(m.errors.as_deref()),
+            }));
         }
         for s in v.statuses.iter().flatten() {
             self.out.push(Ingest::Status(status(
@@ -191,63 +160,71 @@ impl Cx<'_> {
                 continue;
             };
             let timestamp = self.time(m.timestamp_seconds());
-            match m.content() {
-                Content::Edit(edit) => {
-                    let (Some(original), Some(inner)) = (&edit.original_message_id, &edit.message)
-                    else {
-                        self.error(
-                            Some(number),
-                            format!("echo edit {wamid} lacks its original or new content"),
-                            m,
-                        );
-                        continue;
-                    };
-                    self.out.push(Ingest::Edit(MessageEdit {
-                        number: number.clone(),
-                        wamid,
-                        original: original.clone(),
-                        author: Author::BusinessApp,
-                        timestamp,
-                        content: content(inner),
-                    }));
-                }
-                Content::Revoke(revoke) => {
-                    let Some(original) = &revoke.original_message_id else {
-                        self.error(
-                            Some(number),
-                            format!("echo revoke {wamid} names no original"),
-                            m,
-                        );
-                        continue;
-                    };
-                    self.out.push(Ingest::Revoke(MessageRevoke {
-                        number: number.clone(),
-                        wamid,
-                        original: original.clone(),
-                        author: Author::BusinessApp,
-                        timestamp,
-                    }));
-                }
-                _ => {
-                    let Some(customer) = customer_ref(
-                        m.to_user_id.as_ref(),
-                        m.to_parent_user_id.as_ref(),
-                        m.to.as_ref(),
-                        contacts,
-                    ) else {
-                        self.error(Some(number), format!("echo {wamid} names no recipient"), m);
-                        continue;
-                    };
-                    self.out.push(Ingest::Echo(EchoMessage {
-                        number: number.clone(),
-                        wamid,
-                        customer,
-                        timestamp,
-                        content: content(m),
-                    }));
-                }
+            if self.patch(number, &wamid, m, Author::BusinessApp, timestamp) {
+                continue;
             }
+            let Some(customer) = customer_ref(
+                m.to_user_id.as_ref(),
+                m.to_parent_user_id.as_ref(),
+                m.to.as_ref(),
+                contacts,
+            ) else {
+                self.error(Some(number), format!("echo {wamid} names no recipient"), m);
+                continue;
+            };
+            self.out.push(Ingest::Echo(EchoMessage {
+                number: number.clone(),
+                wamid,
+                customer,
+                timestamp,
+                content: content(m),
+            }));
         }
+    }
+
+    /// Turns an edit or a revoke (by the customer, or by the business in an echo) into its
+    /// event. Returns false when `m` is neither, so the caller stores it as a message.
+    fn patch(
+        &mut self,
+        number: &PhoneNumberId,
+        wamid: &Wamid,
+        m: &Message,
+        author: Author,
+        timestamp: Timestamp,
+    ) -> bool {
+        let who = match author {
+            Author::Customer => "edit",
+            Author::BusinessApp => "echo edit",
+        };
+        match m.content() {
+            Content::Edit(edit) => match (&edit.original_message_id, &edit.message) {
+                (Some(original), Some(inner)) => self.out.push(Ingest::Edit(MessageEdit {
+                    number: number.clone(),
+                    wamid: wamid.clone(),
+                    original: original.clone(),
+                    author,
+                    timestamp,
+                    content: content(inner),
+                })),
+                _ => self.error(
+                    Some(number),
+                    format!("{who} {wamid} lacks its original or new content"),
+                    m,
+                ),
+            },
+            Content::Revoke(revoke) => match &revoke.original_message_id {
+                Some(original) => self.out.push(Ingest::Revoke(MessageRevoke {
+                    number: number.clone(),
+                    wamid: wamid.clone(),
+                    original: original.clone(),
+                    author,
+                    timestamp,
+                })),
+                None => self.error(Some(number), format!("revoke {wamid} names no original"), m),
+            },
+            _ => return false,
+        }
+        true
     }
 
     fn history(&mut self, v: &HistoryValue) {
