@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-use crate::{bench, config::Config, demo, inspect, serve, sim_cmd, telemetry};
+use crate::{bench, config::Config, demo, inspect, send_cmd, serve, sim_cmd, telemetry};
 
 /// coex: a self-hostable WhatsApp Coexistence platform.
 #[derive(Debug, Parser)]
@@ -32,6 +32,8 @@ pub enum Command {
     Config,
     /// Benchmarks against a fresh database and a real `coex serve` (e.g. `bench ingest`).
     Bench(bench::BenchArgs),
+    /// Send a message through a running hub (`--text`, `--template`, or `--json`).
+    Send(send_cmd::SendArgs),
 }
 
 /// Runs the parsed command line; errors are reported by `main` with a non-zero exit.
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => runtime()?.block_on(sim_cmd::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Send(args) => runtime()?.block_on(send_cmd::run(&config, &args)),
         Command::Config => {
             println!("{}", toml::to_string_pretty(&config)?);
             Ok(ExitCode::SUCCESS)

@@ -8,6 +8,8 @@
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use coex_core::Secret;
+use coex_core::pricing::PriceTable;
+use coex_hub::send::SendSettings;
 use figment::{
     Figment,
     providers::{Env, Format, Toml},
@@ -28,7 +30,60 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub meta: MetaConfig,
     pub ingest: IngestSettings,
+    pub send: SendConfig,
+    pub pricing: PriceTable,
     pub log: LogConfig,
+}
+
+/// Sending: pacing, retries, leases and reconciliation (see `[send]` in the defaults).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendConfig {
+    pub coexistence_outbound_mps: u32,
+    pub cloud_api_mps: u32,
+    pub pair_interval_ms: u64,
+    pub pair_burst: u32,
+    pub max_in_flight_per_lane: usize,
+    pub max_in_flight: usize,
+    pub max_attempts: u32,
+    pub lease_ttl_ms: u64,
+    pub lease_renew_ms: u64,
+    pub poll_interval_ms: u64,
+    pub idle_release_ms: u64,
+    pub traffic_sample_ms: u64,
+    pub traffic_span_secs: usize,
+    pub reconcile_interval_ms: u64,
+    pub unconfirmed_after_ms: u64,
+    pub commit_max_batch: usize,
+    pub template_cache_ttl_ms: u64,
+}
+
+impl SendConfig {
+    /// The hub's settings from this section.
+    pub fn settings(&self) -> SendSettings {
+        let ms = Duration::from_millis;
+        SendSettings {
+            coexistence_outbound_mps: self.coexistence_outbound_mps,
+            cloud_api_mps: self.cloud_api_mps,
+            pair_interval: ms(self.pair_interval_ms),
+            pair_burst: self.pair_burst,
+            claim_batch: None,
+            max_in_flight_per_lane: self.max_in_flight_per_lane,
+            max_in_flight: self.max_in_flight,
+            max_attempts: self.max_attempts,
+            lease_ttl: ms(self.lease_ttl_ms),
+            lease_renew: ms(self.lease_renew_ms),
+            poll_interval: ms(self.poll_interval_ms),
+            idle_release: ms(self.idle_release_ms),
+            traffic_sample: ms(self.traffic_sample_ms),
+            traffic_span_secs: self.traffic_span_secs,
+            reconcile_interval: ms(self.reconcile_interval_ms),
+            unconfirmed_after: ms(self.unconfirmed_after_ms),
+            commit_max_batch: self.commit_max_batch,
+            template_cache_ttl: ms(self.template_cache_ttl_ms),
+            owner: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -165,6 +220,9 @@ mod tests {
         assert_eq!(cfg.database.url, "sqlite://coex.db?mode=rwc");
         assert_eq!(cfg.meta.api_version, "v25.0");
         assert_eq!(cfg.log.format, LogFormat::Text);
+        assert_eq!(cfg.send.settings(), SendSettings::default());
+        assert_eq!(cfg.pricing.currency.as_str(), "USD");
+        assert!(cfg.pricing.countries.len() >= 2);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod inspect;
+pub mod send_cmd;
 pub mod serve;
 pub mod sim_cmd;
 pub mod telemetry;

@@ -13,6 +13,7 @@ use coex_hub::{
     http::{WebhookSettings, webhook::MAX_WEBHOOK_BYTES},
     ingest::{IngestConfig, commit_queue::CommitQueueConfig},
     onboarding,
+    send::{SendEngine, SendService, templates::TemplateCache},
 };
 use coex_meta::graph::{GraphClient, GraphConfig};
 use coex_store::{SqlStore, Store, StoreOptions};
@@ -31,7 +32,8 @@ pub struct ServeArgs {
 pub async fn run(config: Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen.unwrap_or(config.server.listen);
     let store = connect_store(&config).await?;
-    let hub = build_hub(&config, store.clone());
+    let hub =
+        build_hub(&config, store.clone()).with_sending(build_sending(&config, store.clone())?);
     onboard_configured(&config, &store).await?;
     let listener = TcpListener::bind(listen)
         .await
@@ -86,6 +88,25 @@ pub fn build_hub(config: &Config, store: SqlStore) -> Hub {
         tracing::warn!("meta.app_secret is empty: every webhook will be refused with 401");
     }
     Hub::build(store, settings, Arc::new(Timestamp::now))
+}
+
+/// The sending side: the policy, the queue and the send engine (its lanes run with the hub).
+pub fn build_sending(config: &Config, store: SqlStore) -> anyhow::Result<Arc<SendService>> {
+    let graph = graph_client(config)?;
+    let settings = config.send.settings();
+    let clock: coex_hub::ingest::Clock = Arc::new(Timestamp::now);
+    let templates = Arc::new(TemplateCache::new(
+        graph.clone(),
+        settings.template_cache_ttl,
+    ));
+    let engine = SendEngine::new(store.clone(), graph, settings, clock.clone());
+    Ok(Arc::new(SendService::new(
+        store,
+        templates,
+        config.pricing.clone(),
+        engine,
+        clock,
+    )))
 }
 
 pub fn graph_client(config: &Config) -> anyhow::Result<GraphClient> {
