@@ -139,7 +139,7 @@ impl World {
             }
         }
         for (url, changes) in by_url {
-            let plan = self.chaos.plan(changes.len(), &mut self.rng);
+            let plan = self.chaos.plan(changes.len(), &mut self.chaos_rng);
             for batch in plan.batches {
                 for part in batch.changes.chunks(MAX_CHANGES_PER_POST) {
                     let selected: Vec<&OutChange> = part.iter().map(|i| &changes[*i]).collect();

@@ -109,7 +109,13 @@ pub struct AttemptJob {
 pub struct World {
     pub settings: Settings,
     pub ids: IdGen,
+    /// What happens in the world and when (customers' jittered delays): drawn by world events
+    /// only, so the timeline of a seed is the same whatever the delivery settings.
     pub rng: StdRng,
+    /// Chaos mode's own draws (reordering, re-batching, delays, duplicates), kept apart from
+    /// [`World::rng`] so switching chaos on changes how webhooks arrive, never what happens in
+    /// the world or at which virtual instant.
+    pub chaos_rng: StdRng,
     pub wabas: BTreeMap<WabaId, Waba>,
     pub numbers: BTreeMap<PhoneNumberId, Number>,
     /// Number ids in the order the world description gave them (the first is the default).

@@ -395,6 +395,7 @@ impl World {
         }
         let mut ids = IdGen::new(spec.seed);
         let mut rng = StdRng::seed_from_u64(spec.seed ^ 0x5eed);
+        let chaos_rng = StdRng::seed_from_u64(spec.seed ^ 0xc4a0_5eed);
         let waba_id =
             WabaId::parse(ids.digits(15)).map_err(|e| SeedError::BadKey(e.to_string()))?;
         let waba = Waba {
@@ -521,6 +522,7 @@ impl World {
             settings,
             ids,
             rng,
+            chaos_rng,
             wabas,
             numbers,
             number_order,

@@ -100,8 +100,9 @@ async fn failing_deliveries_are_retried_with_backoff_for_seven_days_and_every_at
 #[tokio::test]
 async fn chaos_mode_delivers_everything_at_least_once_despite_reordering_delays_and_duplicates() {
     let env = Env::start().await;
+    // Every POST twice, so the duplicate checks below do not hang on one seeded draw.
     let (status, _) = env
-        .control("PUT", "/chaos", Some(json!({ "enabled": true, "duplicate_probability": 0.5, "reorder": true, "rebatch": true, "max_delay_ms": 20000 })))
+        .control("PUT", "/chaos", Some(json!({ "enabled": true, "duplicate_probability": 1.0, "reorder": true, "rebatch": true, "max_delay_ms": 20000 })))
         .await;
     assert_eq!(status, 200);
     let mut actions = Vec::new();
@@ -156,4 +157,51 @@ async fn the_webhook_handshake_can_be_run_on_demand() {
     let env = Env::start().await;
     let (_, r) = env.control("POST", "/webhook/verify", None).await;
     assert_eq!(r["verified"], true, "{r}");
+}
+
+/// Every distinct change that reached the receiver (field and value, timestamps included),
+/// after a day of customers writing, receipts and replies under chaos on or off.
+async fn a_day_of_changes(chaos: bool) -> BTreeSet<String> {
+    let env = Env::start().await;
+    if chaos {
+        let (status, _) = env
+            .control("PUT", "/chaos", Some(json!({ "enabled": true, "duplicate_probability": 0.5, "reorder": true, "rebatch": true, "max_delay_ms": 20000 })))
+            .await;
+        assert_eq!(status, 200);
+    }
+    for round in 0..3 {
+        let actions: Vec<Value> = ["alice", "bruno", "dana", "emre"]
+            .iter()
+            .map(|c| json!({ "action": "customer_sends", "customer": c, "text": format!("{c} {round}") }))
+            .collect();
+        env.act(Value::Array(actions)).await;
+        for to in ["+16505551234", "+442079460018", "+905321234567"] {
+            let (status, body) = env.send_text(to, &format!("reply {round}")).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        env.advance("10m").await;
+    }
+    env.advance("1h").await;
+    env.got()
+        .iter()
+        .flat_map(|g| g.json["entry"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
+        .map(|c| c.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn chaos_changes_how_webhooks_arrive_but_not_what_happens_or_when() {
+    let calm = a_day_of_changes(false).await;
+    let chaotic = a_day_of_changes(true).await;
+    assert!(
+        calm.iter().any(|c| c.contains("\"read\"")),
+        "receipts were jittered"
+    );
+    let only_calm: Vec<&String> = calm.difference(&chaotic).collect();
+    let only_chaotic: Vec<&String> = chaotic.difference(&calm).collect();
+    assert!(
+        only_calm.is_empty() && only_chaotic.is_empty(),
+        "without chaos only: {only_calm:#?}\nwith chaos only: {only_chaotic:#?}"
+    );
 }
