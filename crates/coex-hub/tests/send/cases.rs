@@ -249,6 +249,57 @@ async fn disabled_features(b: Backend) {
         )
         .await;
     assert_eq!(status, 202, "{v}");
+    // A number the business disconnected refuses every send (its data is kept).
+    env.act(json!({"action": "app_disconnects"})).await;
+    assert_eq!(
+        env.send_refused(&n, text(&alice, "still there?")).await,
+        "number_disconnected"
+    );
+    env.finish().await;
+}
+
+both!(inbound_traffic_lowers_the_share);
+async fn inbound_traffic_lowers_the_share(b: Backend) {
+    let env = Env::start(b).await;
+    let n = env.coex();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let to = format!("+1555060{i:04}");
+        ids.push(
+            env.send_ok(&n, template(&to, "hello_world", "en_US", &[]))
+                .await,
+        );
+    }
+    // Twelve customer messages in one second: the lane leaves them their share of the 20.
+    let burst: Vec<Value> = (0..12)
+        .map(|i| {
+            let who = ["alice", "bruno", "dana", "emre"][i % 4];
+            json!({"action": "customer_sends", "customer": who, "text": format!("msg {i}")})
+        })
+        .collect();
+    env.act(Value::Array(burst)).await;
+    let mut lowest = u64::MAX;
+    for _ in 0..100 {
+        let stats = env.get_json("/v1/lanes").await;
+        if let Some(mps) = stats["stats"][n.as_str()]["mps"].as_u64() {
+            lowest = lowest.min(mps);
+        }
+        if lowest <= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        lowest <= 8,
+        "the lane kept {lowest} MPS with 12 inbound per second"
+    );
+    // Every send still goes out, and the rate comes back once the customers are quiet.
+    for id in &ids {
+        env.wait_state(*id, "accepted").await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stats = env.get_json("/v1/lanes").await;
+    assert_eq!(stats["stats"][n.as_str()]["mps"], 18, "{stats}");
     env.finish().await;
 }
 

@@ -660,14 +660,14 @@ async fn finish_attempts(
             }],
         };
         apply::run(c, &batch, now).await?;
-        // A `failed` status that overtook the commit was applied just now: reconcile it.
-        let ids: Vec<i64> = results
+        // A `failed` status that overtook the commit was applied just now: reconcile it (one
+        // statement over the id range; other accepted sends in it are fair game too).
+        let ids = results
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
-            .map(|r| r.send.id.get())
-            .collect();
-        for id in ids {
-            fail_from_status(c, Some(id), None, now).await?;
+            .map(|r| r.send.id.get());
+        if let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) {
+            fail_from_status(c, Some((lo, hi)), None, now).await?;
         }
     }
     Ok(summary)
@@ -735,11 +735,12 @@ async fn finish(
     .await
 }
 
-/// Fails accepted sends whose message got a `failed` status: one send (`id`), or those whose
-/// failed status arrived since `since`. 131047 makes a send `needs_template`.
+/// Fails accepted sends whose message got a `failed` status: those with ids in `ids`
+/// (inclusive range), or those whose failed status arrived since `since`. 131047 makes a
+/// send `needs_template`.
 async fn fail_from_status(
     c: &mut Conn<'_>,
-    id: Option<i64>,
+    ids: Option<(i64, i64)>,
     since: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<Vec<(SendId, SendState)>> {
@@ -752,9 +753,10 @@ async fn fail_from_status(
              FROM status_history h \
              WHERE h.number_id = sends.number_id AND h.wamid = sends.wamid AND h.status = 'failed' \
                AND sends.state IN ('accepted', 'sent_unconfirmed') \
-               AND ($2 IS NULL OR sends.id = $2) AND ($3 IS NULL OR h.received_at >= $3) \
+               AND ($2 IS NULL OR sends.id >= $2) AND ($3 IS NULL OR sends.id <= $3) \
+               AND ($4 IS NULL OR h.received_at >= $4) \
              RETURNING sends.id, sends.state",
-            args![now, id, since],
+            args![now, ids.map(|r| r.0), ids.map(|r| r.1), since],
         )
         .await?;
     rows.iter()
