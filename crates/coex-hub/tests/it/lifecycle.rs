@@ -62,29 +62,22 @@ async fn disconnect_reconnect_and_inactivity(backend: Backend) {
     assert_eq!(rest["state"], "disconnected", "{rest}");
     assert_eq!(rest["state_reason"], "ACCOUNT_DISCONNECTED");
 
-    // Reconnection. The emulator can onboard the number again, but has no action that makes
-    // Meta's ACCOUNT_RECONNECTED webhook, so the test sends it as Meta does (spec/cloud-api.md
-    // §2.5), signed with the app secret.
+    // The owner reconnects from the app: Meta sends ACCOUNT_RECONNECTED (spec/cloud-api.md
+    // §2.5), which names no phone number, so it applies to the WABA's disconnected numbers.
     env.advance("1h").await;
-    env.ctl("POST", &format!("/numbers/{coex}/reonboard"), None)
-        .await;
-    let reconnected = serde_json::to_vec(&json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": env.info.waba_id, "time": env.now().as_secs(),
-            "changes": [{ "value": { "event": "ACCOUNT_RECONNECTED" }, "field": "account_update" }] }]
-    }))
-    .unwrap();
-    let (status, answer) = env
-        .post_webhook(
-            &env.hub.url,
-            reconnected.clone(),
-            Some(&env.sign(&reconnected)),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    let reconnected_at = env.now();
+    env.act(json!({ "action": "app_reconnects" })).await;
+    env.quiesce().await;
     let number = env.store.get_number(&coex).await.unwrap();
     assert_eq!(number.state, NumberState::Connected);
     assert_eq!(number.state_reason, None);
+    assert_eq!(number.state_changed_at.as_secs(), reconnected_at.as_secs());
+    let events = env.store.number_events(&coex, 10).await.unwrap();
+    assert_eq!(events[0].kind, AccountEventKind::AccountReconnected);
+    assert_eq!(
+        events[0].state_change,
+        Some((NumberState::Disconnected, NumberState::Connected))
+    );
     assert_eq!(env.messages(&coex).await, kept);
     // Onboarding again (as `coex serve` does at every start) changes nothing: the syncs were
     // requested once already.

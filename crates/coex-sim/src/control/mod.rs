@@ -12,7 +12,7 @@
 //! | `GET`/`POST`/`DELETE /_sim/faults` | "next N sends fail with code C" |
 //! | `GET /_sim/requests`, `GET /_sim/deliveries[/{id}]`, `GET /_sim/messages` | what happened |
 //! | `POST /_sim/templates/review` | approve or reject a template |
-//! | `POST /_sim/numbers/{id}/reonboard` | offboard and onboard again (resets sync limits) |
+//! | `POST /_sim/numbers/{id}/reonboard` | offboard and onboard again (resets sync limits; a disconnected number comes back with `ACCOUNT_RECONNECTED`) |
 //! | `PUT /_sim/tier` | the portfolio's messaging tier |
 //! | `POST /_sim/webhook/verify` | Meta's GET handshake against the callback URL |
 //! | `POST /_sim/scenario` | schedule a TOML scenario from now |
@@ -466,7 +466,8 @@ async fn review_template(State(ctl): State<Ctl>, Json(body): Json<ReviewBody>) -
 
 async fn reonboard(State(ctl): State<Ctl>, Path(id): Path<String>) -> ControlResult {
     let number = PhoneNumberId::parse(id.clone()).map_err(|e| ControlError::bad(e.to_string()))?;
-    ctl.engine
+    let answer = ctl
+        .engine
         .mutate(|w, now| {
             let n = w
                 .numbers
@@ -474,13 +475,20 @@ async fn reonboard(State(ctl): State<Ctl>, Path(id): Path<String>) -> ControlRes
                 .ok_or_else(|| ControlError::not_found(format!("no phone number {id}")))?;
             n.onboarded_at = now;
             n.sync = SyncRequests::default();
-            n.disconnected = None;
+            // [INF] Meta documents ACCOUNT_RECONNECTED as a coexistence number's return to
+            // the Business Platform and no other event for it (PARTNER_APP_INSTALLED and
+            // PARTNER_ADDED are about the app and the WABA, which stayed shared). Onboarding a
+            // disconnected number again is such a return, so it is reported the same way;
+            // onboarding a connected one sends nothing.
+            let was_disconnected = !n.is_connected();
             if let Some(app) = n.app.as_mut() {
                 app.installed = true;
                 app.last_opened = now;
             }
             let is_coex = n.app.is_some();
-            if is_coex {
+            if was_disconnected {
+                w.reconnect(now, &number);
+            } else if is_coex {
                 w.schedule(
                     crate::rules::inactivity::deadline(now),
                     crate::world::Task::InactivityCheck {
@@ -488,10 +496,12 @@ async fn reonboard(State(ctl): State<Ctl>, Path(id): Path<String>) -> ControlRes
                     },
                 );
             }
-            Ok(json!({ "onboarded_at": now }))
+            Ok::<_, ControlError>(json!({ "onboarded_at": now }))
         })
-        .await
-        .map(Json)
+        .await?;
+    // Like an action: the ACCOUNT_RECONNECTED webhook has been attempted when this returns.
+    ctl.engine.drain().await;
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]

@@ -267,6 +267,12 @@ pub fn account_offboarded() -> Value {
     json!({ "event": "ACCOUNT_OFFBOARDED" })
 }
 
+/// `account_update` `ACCOUNT_RECONNECTED` (spec/cloud-api.md §2.5: the value is the event
+/// alone; the entry carries the WABA id and an integer `time`).
+pub fn account_reconnected() -> Value {
+    json!({ "event": "ACCOUNT_RECONNECTED" })
+}
+
 /// A `user_id_update` change (a customer changed phone number, so their BSUID changed).
 pub fn user_id_update(
     metadata: Value,

@@ -218,6 +218,12 @@ pub enum Action {
         #[serde(default)]
         number: Option<PhoneNumberId>,
     },
+    /// The owner reconnects a disconnected coexistence number from the app
+    /// (`ACCOUNT_RECONNECTED`).
+    AppReconnects {
+        #[serde(default)]
+        number: Option<PhoneNumberId>,
+    },
     /// The business phone loses its connection; app sends are held back.
     PhoneOffline {
         #[serde(default)]
@@ -401,6 +407,11 @@ impl World {
                 let number = self.number_or_default(number)?;
                 self.app_disconnects(now, &number)?;
                 Ok(json!({ "connected": false }))
+            }
+            Action::AppReconnects { number } => {
+                let number = self.number_or_default(number)?;
+                self.app_reconnects(now, &number)?;
+                Ok(json!({ "connected": true }))
             }
             Action::PhoneOffline { number } => {
                 let number = self.number_or_default(number)?;

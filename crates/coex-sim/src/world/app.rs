@@ -8,7 +8,8 @@
 //! - an unsupported companion (WhatsApp for Windows, Wear OS) sends without any echo;
 //! - contacts added, edited or removed become `smb_app_state_sync` webhooks;
 //! - not opening the app for 14 days gets the number disconnected (`PARTNER_REMOVED`,
-//!   `PRIMARY_INACTIVITY`); the owner can disconnect it; uninstalling severs the link.
+//!   `PRIMARY_INACTIVITY`); the owner can disconnect it; uninstalling severs the link;
+//!   reconnecting (or onboarding again) brings it back with `ACCOUNT_RECONNECTED`.
 
 use serde_json::{Map, Value, json};
 
@@ -339,6 +340,69 @@ impl World {
             );
         }
         Ok(())
+    }
+
+    /// The owner reconnects a disconnected (or offboarded) coexistence number from the phone
+    /// app, e.g. after a device change or re-registration: the link is restored and Meta sends
+    /// `account_update` `ACCOUNT_RECONNECTED`. Onboarding and the sync limits are kept: this
+    /// is the same onboarding coming back, not a new one.
+    pub fn app_reconnects(
+        &mut self,
+        now: SimTime,
+        number: &PhoneNumberId,
+    ) -> Result<(), ActionError> {
+        let n = self
+            .numbers
+            .get(number)
+            .ok_or_else(|| ActionError::UnknownNumber(number.to_string()))?;
+        if n.app.is_none() {
+            return Err(ActionError::NoApp(number.to_string()));
+        }
+        if n.is_connected() {
+            return Err(ActionError::NotAllowed(format!(
+                "phone number {number} is connected: there is nothing to reconnect"
+            )));
+        }
+        self.reconnect(now, number);
+        Ok(())
+    }
+
+    /// Brings a disconnected number back: the app is installed and was just used (the
+    /// 14-day timer starts again), and `account_update` `ACCOUNT_RECONNECTED` goes to the
+    /// app's callback URL with `entry.time`. Does nothing to a connected number.
+    pub fn reconnect(&mut self, at: SimTime, number: &PhoneNumberId) {
+        let Some(n) = self.numbers.get_mut(number) else {
+            return;
+        };
+        if n.disconnected.take().is_none() {
+            return;
+        }
+        let has_app = match n.app.as_mut() {
+            Some(app) => {
+                app.installed = true;
+                app.last_opened = at;
+                true
+            }
+            None => false,
+        };
+        let waba = n.waba.clone();
+        if has_app {
+            self.schedule(
+                inactivity::deadline(at),
+                Task::InactivityCheck {
+                    number: number.clone(),
+                },
+            );
+        }
+        self.emit_with_time(
+            at,
+            waba,
+            Some(number.clone()),
+            "account_update",
+            payloads::account_reconnected(),
+            Some(at.unix_secs()),
+            format!("ACCOUNT_RECONNECTED for {number}"),
+        );
     }
 
     /// The business phone loses or regains its connection. Regaining it sends the backlog

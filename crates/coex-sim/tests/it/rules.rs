@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Env, code};
+use crate::harness::{Env, START, code};
 
 fn text_to(to: &str) -> Value {
     json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": { "body": "hi" } })
@@ -481,6 +481,77 @@ async fn the_owner_disconnects_or_uninstalls() {
         )
         .await;
     assert_eq!(status, 400);
+}
+
+/// The last `account_update` entry received: (entry, value).
+fn last_account_update(env: &Env) -> (Value, Value) {
+    let entry = env
+        .got()
+        .iter()
+        .flat_map(|g| g.json["entry"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e["changes"][0]["field"] == "account_update")
+        .last()
+        .unwrap();
+    let value = entry["changes"][0]["value"].clone();
+    (entry, value)
+}
+
+#[tokio::test]
+async fn a_disconnected_number_reconnects_from_the_app_or_by_onboarding_again() {
+    let env = Env::start().await;
+    // Nothing to reconnect while connected, and never a pure Cloud API number.
+    let (status, body) = env
+        .control("POST", "/act", Some(json!({ "action": "app_reconnects" })))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = env
+        .control(
+            "POST",
+            "/act",
+            Some(json!({ "action": "app_reconnects", "number": env.cloud() })),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    env.act(json!({ "action": "app_disconnects" })).await;
+    env.advance("1h").await;
+    env.act(json!({ "action": "app_reconnects" })).await;
+    let (entry, value) = last_account_update(&env);
+    assert_eq!(value, json!({ "event": "ACCOUNT_RECONNECTED" }));
+    assert_eq!(entry["id"], env.info.waba_id.as_str());
+    assert_eq!(
+        entry["time"],
+        START + 3_600,
+        "an integer, the instant it happened"
+    );
+    // Connected again: the number sends and customers' messages reach the platform.
+    assert_eq!(env.send_text("+16505551234", "back").await.0, 200);
+    env.act(json!({ "action": "customer_sends", "customer": "alice", "text": "hi again" }))
+        .await;
+    assert_eq!(env.inbound().len(), 1);
+    // Reconnecting counts as using the app: 13 days later it is still connected.
+    env.advance("13d").await;
+    assert_eq!(env.values("account_update").len(), 2);
+
+    // Uninstalled, then onboarded again: the same event brings it back.
+    env.act(json!({ "action": "app_uninstalled" })).await;
+    env.advance("1m").await;
+    let (status, _) = env
+        .control("POST", &format!("/numbers/{}/reonboard", env.coex()), None)
+        .await;
+    assert_eq!(status, 200);
+    let updates = env.values("account_update");
+    assert_eq!(updates.len(), 4, "{updates:?}");
+    assert_eq!(updates[2], json!({ "event": "ACCOUNT_OFFBOARDED" }));
+    assert_eq!(updates[3], json!({ "event": "ACCOUNT_RECONNECTED" }));
+    env.act(json!({ "action": "app_sends", "customer": "alice", "text": "reinstalled" }))
+        .await;
+    assert_eq!(env.echoes().len(), 1);
+    // Onboarding a connected number again sends nothing.
+    env.control("POST", &format!("/numbers/{}/reonboard", env.coex()), None)
+        .await;
+    assert_eq!(env.values("account_update").len(), 4);
+    env.check_wire();
 }
 
 #[tokio::test]
