@@ -648,24 +648,53 @@ async fn two_hubs_share_a_lane(b: Backend) {
     }
     let new_owner = env.hubs[survivor].service.engine().owner().to_string();
     for id in later {
-        let mut v = Value::Null;
-        for _ in 0..200 {
-            let resp = env
-                .http
-                .get(format!("{}/v1/sends/{id}", env.hubs[survivor].url))
-                .send()
-                .await
-                .unwrap();
-            v = resp.json().await.unwrap();
-            if v["state"] == "accepted" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        assert_eq!(v["state"], "accepted", "{v}");
+        let v = env
+            .wait_send_at(survivor, id, "accepted", |v| v["state"] == "accepted")
+            .await;
         assert_eq!(v["attempts"][0]["owner"], new_owner);
     }
     env.hubs.remove(idx);
+    env.finish().await;
+}
+
+both!(unreported_sends_are_visible);
+async fn unreported_sends_are_visible(b: Backend) {
+    let mut env = Env::start(b).await;
+    let n = env.coex();
+    let hook_addr = env.hubs[0].url.trim_start_matches("http://").to_owned();
+    let settings = coex_hub::send::SendSettings {
+        unconfirmed_after: Duration::from_secs(20),
+        ..test_settings()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = env.start_hub(listener, settings.clone()).await;
+    // The hub that receives the webhooks goes away: no status can arrive.
+    env.hubs[0].stop().await;
+    let (status, v) = env
+        .send_raw(
+            other,
+            &n,
+            &template("+15550700001", "hello_world", "en_US", &[]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let v = env
+        .wait_send_at(other, id, "sent_unconfirmed", |v| {
+            v["state"] == "sent_unconfirmed"
+        })
+        .await;
+    assert!(v["wamid"].is_string());
+    assert_eq!(v["status"], "pending");
+    // The webhook endpoint is back: Meta's retries bring the statuses, and the send is
+    // confirmed.
+    let listener = TcpListener::bind(&hook_addr).await.unwrap();
+    env.start_hub(listener, settings).await;
+    let v = env
+        .wait_send_at(other, id, "confirmed", |v| v["state"] == "accepted")
+        .await;
+    assert_ne!(v["status"], "pending");
     env.finish().await;
 }
 

@@ -207,6 +207,9 @@ pub fn test_settings() -> SendSettings {
     SendSettings {
         reconcile_interval: Duration::from_secs(1),
         unconfirmed_after: Duration::from_secs(120),
+        // Virtual time may run ahead of a busy database (see the module notes): a longer
+        // lease keeps a slow renewal from handing the lane to another test hub.
+        lease_ttl: Duration::from_secs(60),
         ..SendSettings::default()
     }
 }
@@ -505,9 +508,13 @@ impl Env {
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
+        self.get_json_at(0, path).await
+    }
+
+    pub async fn get_json_at(&self, hub: usize, path: &str) -> Value {
         let resp = self
             .http
-            .get(format!("{}{path}", self.hub().url))
+            .get(format!("{}{path}", self.hubs[hub].url))
             .send()
             .await
             .unwrap();
@@ -521,14 +528,29 @@ impl Env {
 
     /// Polls the send until `done` holds (a bounded number of virtual-time polls).
     pub async fn wait_send(&self, id: i64, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_send_at(0, id, what, done).await
+    }
+
+    /// [`Env::wait_send`] through hub number `hub`.
+    pub async fn wait_send_at(
+        &self,
+        hub: usize,
+        id: i64,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let path = format!("/v1/sends/{id}");
         for _ in 0..600 {
-            let v = self.get_send(id).await;
+            let v = self.get_json_at(hub, &path).await;
             if done(&v) {
                 return v;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        panic!("send {id} never became {what}: {}", self.get_send(id).await);
+        panic!(
+            "send {id} never became {what}: {}",
+            self.get_json_at(hub, &path).await
+        );
     }
 
     pub async fn wait_state(&self, id: i64, state: &str) -> Value {
