@@ -68,18 +68,23 @@ pub(crate) struct Inner {
     // Why a std Mutex: held only to look up or swap entries, never across an await.
     lanes: Mutex<HashMap<PhoneNumberId, RunningLane>>,
     /// Numbers with a fresh local enqueue and no local lane yet.
+    // Why a std Mutex: enqueues add to the set, the manager drains it; never across an await.
     wanted: Mutex<HashSet<PhoneNumberId>>,
     // Why a Notify: an enqueue for a number without a local lane wakes the manager at once
     // instead of after its next tick.
     manager_wake: Notify,
     pub results: mpsc::Sender<AttemptResult>,
+    // Why a Mutex around an Option: `run` takes the receiver once, from a shared `Inner`.
     receiver: Mutex<Option<mpsc::Receiver<AttemptResult>>>,
     /// Bounds requests in flight over all lanes.
     // Why a Semaphore: tokio's is FIFO, so lanes waiting for a slot are served in turn and no
     // number can starve the others.
     pub in_flight: Arc<Semaphore>,
     /// The portfolio messaging limit per workspace (business-initiated sends).
+    // Why a std Mutex: every lane of a workspace counts into one limit; held for a lookup
+    // and an insert, never across an await (seeding reads the store before locking).
     limits: Mutex<HashMap<WorkspaceId, (tokio::time::Instant, MessagingLimit<String>)>>,
+    // Why a std Mutex: counters bumped in passing by lanes and attempts, read by the API.
     stats: Mutex<HashMap<PhoneNumberId, LaneStats>>,
 }
 

@@ -302,6 +302,11 @@ pub(crate) async fn run(
                     control.lose_lease();
                     break;
                 }
+                Ok(claim) if claim.stopped => {
+                    // Stopped by an alert, here or in another process before a takeover.
+                    control.stop();
+                    continue;
+                }
                 Ok(claim) if claim.sends.is_empty() => {
                     idle_since.get_or_insert_with(Instant::now);
                     let d = claim.next_ready_at.map_or(settings.poll_interval, |at| {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use coex_core::model::{CustomerKey, MessageStatus, Origin, Timestamp};
 use coex_core::policy::{
-    ConversationFacts, Decision, Feature, FreeFormKind, NeedsTemplateReason, NumberFacts,
-    Recipient, Refusal, SendContent, SendFacts, TemplateFacts, Window, decide,
+    ConversationFacts, Decision, FreeFormKind, NeedsTemplateReason, NumberFacts, Recipient,
+    Refusal, SendContent, SendFacts, TemplateFacts, Window, decide,
 };
 use coex_core::pricing::{Amount, Category, Country, PriceTable};
 use coex_core::{PhoneNumberId, WabaId};
@@ -541,11 +541,6 @@ impl SendService {
     /// Forgets a WABA's cached templates.
     pub fn templates_changed(&self, waba: &WabaId) {
         self.templates.invalidate(waba);
-    }
-
-    /// The refusal a request would get for a feature, for documentation and tests.
-    pub fn feature_code(feature: Feature) -> &'static str {
-        feature.as_str()
     }
 }
 

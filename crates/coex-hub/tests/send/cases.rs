@@ -441,7 +441,7 @@ async fn permanent_and_transient_errors(b: Backend) {
 
 both!(auth_errors_stop_the_lane);
 async fn auth_errors_stop_the_lane(b: Backend) {
-    let env = Env::start(b).await;
+    let mut env = Env::start(b).await;
     let n = env.coex();
     let alice = env.phone_of("alice");
     env.customer_writes("alice", "hi").await;
@@ -463,6 +463,18 @@ async fn auth_errors_stop_the_lane(b: Backend) {
     assert_eq!(v["waiting"], "lane_stopped");
     assert_eq!(attempts(&v), vec![("stopped".into(), Some(190))]);
     let second = env.send_ok(&n, text(&alice, "two")).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(env.get_send(second).await["state"], "queued");
+    assert_eq!(
+        env.graph_sends(&n).await.len(),
+        1,
+        "nothing sent while stopped"
+    );
+    // The alert survives a restart: a new process takes the lane over and still waits.
+    env.hubs[0].stop().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let i = env.start_hub(listener, test_settings()).await;
+    env.hubs.swap(0, i);
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(env.get_send(second).await["state"], "queued");
     assert_eq!(

@@ -376,6 +376,8 @@ pub struct Claim {
     pub next_ready_at: Option<Timestamp>,
     /// The caller does not hold the lane's lease (any more): it must stop sending.
     pub lease_lost: bool,
+    /// The lane is stopped (an alert is set): nothing is claimed until it is resumed.
+    pub stopped: bool,
 }
 
 /// The answer to one attempt (or the decision not to make it).

@@ -444,7 +444,10 @@ async fn claim_sends(
         });
     }
     if lane.is_some_and(|l| l.opt_ts("stopped_at").ok().flatten().is_some()) {
-        return Ok(Claim::default());
+        return Ok(Claim {
+            stopped: true,
+            ..Claim::default()
+        });
     }
     let choose = match c.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -481,6 +484,7 @@ async fn claim_sends(
         sends,
         next_ready_at,
         lease_lost: false,
+        stopped: false,
     })
 }
 
