@@ -494,3 +494,43 @@ async fn reconcile_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use coex_core::model::WorkspaceSlug;
+    use coex_meta::graph::GraphConfig;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn messaging_limit_counts_unique_recipients() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        let ws = store
+            .ensure_workspace(&WorkspaceSlug::parse("acme").unwrap(), "Acme")
+            .await
+            .unwrap();
+        let graph = GraphClient::new(&GraphConfig::new(
+            "http://127.0.0.1:9",
+            coex_core::Secret::default(),
+        ))
+        .unwrap();
+        let clock: Clock = Arc::new(Timestamp::now);
+        let engine = SendEngine::new(store.clone(), graph, SendSettings::default(), clock);
+        let inner = &engine.inner;
+        let t0 = Timestamp::from_secs(1_780_000_000);
+        let admit = |who: &'static str, at: Timestamp| {
+            inner.admit_business_initiated(ws.id, Some(2), who, at)
+        };
+        assert!(admit("a", t0).await.is_ok());
+        assert!(admit("b", t0.plus_millis(1)).await.is_ok());
+        // A third customer waits until the first slot frees, 24 h after it was taken.
+        let refused = admit("c", t0.plus_millis(2)).await.unwrap_err();
+        assert_eq!(refused.next_free_at, t0.plus_millis(86_400_000));
+        // Customers already counted may receive more.
+        assert!(admit("a", t0.plus_millis(3)).await.is_ok());
+        assert!(admit("c", t0.plus_millis(86_400_001)).await.is_ok());
+        store.close().await;
+    }
+}
