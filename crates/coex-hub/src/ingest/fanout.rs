@@ -8,12 +8,13 @@
 //! marked processed with a change error saying why, so it does not hold back the bodies
 //! after it.
 //!
-//! It also sweeps parked patches. The store parks an edit, revoke or media follow-up whose
-//! message is not stored yet, and applies it at the end of a later batch once the message
-//! exists. When the message is committed by another transaction at the same moment (another
-//! process, or this worker beside the commit path), neither transaction sees the other, and
-//! the patch would wait for the next webhook, however long that takes. So the worker runs an
-//! empty batch shortly after a patch was parked, and on every poll.
+//! It also sweeps parked patches, as a cheap safety net. The store parks an edit, revoke or
+//! media follow-up whose message is not stored yet, and the transaction that stores the
+//! message applies it; on PostgreSQL both sides take the wamid's advisory lock, so a message
+//! and its patch committed at the same moment by two processes do not miss each other. Should
+//! a patch still be left parked (a database restored from a backup, a bug), the worker runs an
+//! empty batch shortly after a patch was parked, and on every poll, which applies every
+//! parked patch whose message exists.
 
 use std::{sync::Arc, time::Duration};
 

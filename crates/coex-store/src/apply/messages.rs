@@ -72,6 +72,15 @@ struct Patch {
     content: Option<MessageContent>,
 }
 
+/// What [`Applier::insert_messages`] inserted.
+#[derive(Default)]
+struct Inserted {
+    /// The wamids that were new.
+    fresh: HashSet<String>,
+    /// Those of them with parked patches waiting.
+    patched: HashSet<String>,
+}
+
 enum Outcome {
     Applied,
     Stale,
@@ -227,7 +236,8 @@ impl Applier<'_, '_> {
             status: Some(MessageStatus::Pending),
             error: None,
         };
-        self.lock_wamid(info, &m.wamid).await?;
+        // `store_message` takes the wamid's lock before inserting, so a status parked by
+        // another process before that is found below.
         let stored = self.store_message(info, &m.customer, new).await?;
         self.count_live(stored);
         if stored.is_some() {
@@ -255,27 +265,40 @@ impl Applier<'_, '_> {
         let contact = self.resolve_contact(info, customer).await?;
         let conversation = self.conversation(info, contact, m.timestamp).await?;
         let inserted = self.insert_messages(info, &[(conversation, &m)]).await?;
-        if inserted.is_empty() {
+        if inserted.fresh.is_empty() {
             return Ok(None);
         }
         self.message_stored(info, customer, contact, conversation, &m)
             .await?;
+        if !inserted.patched.is_empty() {
+            self.replay_pending_patches(info, m.wamid).await?;
+        }
         Ok(Some(conversation))
     }
 
     /// Inserts messages with one multi-row statement; returns the wamids that were new (a
-    /// wamid already stored, or repeated in `rows`, is absent).
+    /// wamid already stored, or repeated in `rows`, is absent), and those of them that have
+    /// parked patches waiting (to be replayed by the caller once the message is recorded).
+    ///
+    /// PostgreSQL: the wamids' advisory locks are taken first (see [`Self::lock_wamid`]), and
+    /// the insert, a statement started after they were granted, sees every patch parked by a
+    /// transaction that held one of them, so a patch parked concurrently is never missed.
     async fn insert_messages(
         &mut self,
         info: &NumberInfo,
         rows: &[(ConversationId, &NewMessage<'_>)],
-    ) -> Result<HashSet<String>> {
+    ) -> Result<Inserted> {
         const COLS: usize = 21;
+        let wamids: Vec<&Wamid> = rows.iter().map(|(_, m)| m.wamid).collect();
+        self.lock_wamids(info, &wamids).await?;
         let sql = format!(
             "INSERT INTO messages (number_id, wamid, conversation_id, direction, origin, sender, kind, body, \
                media_id, media_mime, media_sha256, media_filename, reply_to, payload, sent_at, stored_at, \
                status, status_at, error_code, error_title, error_details) \
-             VALUES {} ON CONFLICT (number_id, wamid) DO NOTHING RETURNING wamid",
+             VALUES {} ON CONFLICT (number_id, wamid) DO NOTHING \
+             RETURNING wamid, EXISTS (SELECT 1 FROM message_patches p \
+               WHERE p.number_id = messages.number_id AND p.target_wamid = messages.wamid \
+                 AND NOT p.applied) AS patched",
             values_list(self.conn.dialect(), rows.len(), COLS)
         );
         let mut binds = Vec::with_capacity(rows.len() * COLS);
@@ -306,7 +329,15 @@ impl Applier<'_, '_> {
             binds.push(Arg::Text(m.error.and_then(|e| e.details.as_deref())));
         }
         let returned = self.conn.all(&sql, &binds).await?;
-        returned.iter().map(|r| r.str("wamid")).collect()
+        let mut out = Inserted::default();
+        for r in returned {
+            let wamid = r.str("wamid")?;
+            if r.bool("patched")? {
+                out.patched.insert(wamid.clone());
+            }
+            out.fresh.insert(wamid);
+        }
+        Ok(out)
     }
 
     /// The consequences of a newly stored message: display data, conversation aggregates (the
@@ -397,8 +428,10 @@ impl Applier<'_, '_> {
     /// Applies one status now: forward if allowed, else stale, else parked as an orphan.
     async fn settle_status(&mut self, info: &NumberInfo, stored: &StoredStatus) -> Result<()> {
         let mut outcome = self.advance_status(info, stored).await?;
-        if matches!(outcome, Outcome::Missing) && self.lock_wamid(info, &stored.wamid).await? {
-            // Under the lock, a concurrent send that committed meanwhile is visible.
+        // Not only `Missing`: a send committing between the `UPDATE` (which did not see it)
+        // and the existence check (which does) looks `Stale`. Under the lock, a concurrent
+        // send has committed or not inserted yet, so the second answer is the true one.
+        if !matches!(outcome, Outcome::Applied) && self.lock_wamid(info, &stored.wamid).await? {
             outcome = self.advance_status(info, stored).await?;
         }
         match outcome {
@@ -577,16 +610,32 @@ impl Applier<'_, '_> {
     /// message and replay parked statuses" for one wamid across processes, so neither misses
     /// the other (a transaction-scoped advisory lock; no-op on SQLite, whose writers are
     /// serialised anyway). Returns whether a lock was taken.
+    ///
+    /// The same lock serialises "park an edit, revoke or history media whose message is
+    /// missing" ([`Self::new_patch`]) against "store the message" ([`Self::insert_messages`]).
     async fn lock_wamid(&mut self, info: &NumberInfo, wamid: &Wamid) -> Result<bool> {
-        if self.conn.dialect() != Dialect::Postgres {
+        self.lock_wamids(info, &[wamid]).await
+    }
+
+    /// [`Self::lock_wamid`] for several wamids in one statement, in the order of their lock
+    /// keys, so two transactions locking overlapping sets (a history chunk and its redelivery)
+    /// queue instead of deadlocking.
+    async fn lock_wamids(&mut self, info: &NumberInfo, wamids: &[&Wamid]) -> Result<bool> {
+        if self.conn.dialect() != Dialect::Postgres || wamids.is_empty() {
             return Ok(false);
         }
-        self.conn
-            .exec(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
-                args![info.id, wamid],
-            )
-            .await?;
+        let sql = format!(
+            "SELECT pg_advisory_xact_lock(k) FROM ( \
+               SELECT DISTINCT hashtextextended(v.n || ':' || v.w, 0) AS k \
+               FROM (VALUES {}) AS v(n, w) ORDER BY k) AS keys",
+            values_list(Dialect::Postgres, wamids.len(), 2)
+        );
+        let mut binds = Vec::with_capacity(wamids.len() * 2);
+        for w in wamids {
+            binds.push(info.id.to_arg());
+            binds.push(w.to_arg());
+        }
+        self.conn.exec(&sql, &binds).await?;
         Ok(true)
     }
 
@@ -727,7 +776,15 @@ impl Applier<'_, '_> {
             self.summary.patches_duplicate += 1;
             return Ok(());
         }
-        match self.apply_patch(info, &p).await? {
+        let mut outcome = self.apply_patch(info, &p).await?;
+        // The original may be being stored by another transaction: once its lock is ours,
+        // that one has committed (and the retry sees the message) or has not inserted yet
+        // (and will find this patch, parked below, when it does). `Stale` too: an original
+        // committed between the `UPDATE` and the existence check looks stale.
+        if !matches!(outcome, Outcome::Applied) && self.lock_wamid(info, &p.target).await? {
+            outcome = self.apply_patch(info, &p).await?;
+        }
+        match outcome {
             Outcome::Applied => self.summary.patches_applied += 1,
             Outcome::Stale => self.summary.patches_stale += 1,
             Outcome::Missing => {
@@ -903,12 +960,15 @@ impl Applier<'_, '_> {
             })
             .collect();
         let mut fresh = HashSet::new();
+        let mut patched = HashSet::new();
         for (start, len) in row_runs(prepared.len(), 32) {
             let rows: Vec<_> = prepared[start..start + len]
                 .iter()
                 .map(|(_, _, conversation, new)| (*conversation, new))
                 .collect();
-            fresh.extend(self.insert_messages(info, &rows).await?);
+            let inserted = self.insert_messages(info, &rows).await?;
+            fresh.extend(inserted.fresh);
+            patched.extend(inserted.patched);
         }
         let mut inserted: u64 = 0;
         for (m, contact, conversation, new) in &prepared {
@@ -916,6 +976,10 @@ impl Applier<'_, '_> {
             if fresh.remove(m.wamid.as_str()) {
                 self.message_stored(info, &m.customer, *contact, *conversation, new)
                     .await?;
+                // History media that overtook its placeholder, parked here or elsewhere.
+                if patched.contains(m.wamid.as_str()) {
+                    self.replay_pending_patches(info, &m.wamid).await?;
+                }
                 inserted += 1;
                 self.summary.history_inserted += 1;
             } else {

@@ -121,3 +121,70 @@ both!(
         second.close().await;
     }
 );
+
+both!(
+    a_message_and_its_edit_revoke_or_status_racing_from_two_pools_always_end_applied,
+    |db| async {
+        db.fixture().await;
+        let second = db.second_store().await;
+        const ROUNDS: i64 = 120;
+        for i in 0..ROUNDS {
+            let original = format!("wamid.race{i}");
+            let customer = by_phone("16505550001");
+            let (message, follow_up) = match i % 3 {
+                0 => (
+                    inbound(&original, customer, 1_000 + i, "hi"),
+                    Ingest::Revoke(MessageRevoke {
+                        number: number(),
+                        wamid: w(&format!("wamid.rv{i}")),
+                        original: w(&original),
+                        author: Author::Customer,
+                        timestamp: t(2_000 + i),
+                    }),
+                ),
+                1 => (
+                    inbound(&original, customer, 1_000 + i, "hi"),
+                    Ingest::Edit(MessageEdit {
+                        number: number(),
+                        wamid: w(&format!("wamid.ed{i}")),
+                        original: w(&original),
+                        author: Author::Customer,
+                        timestamp: t(2_000 + i),
+                        content: MessageContent::text("edited"),
+                    }),
+                ),
+                _ => (
+                    sent(&original, customer, 1_000 + i, "hello"),
+                    status(&original, MessageStatus::Delivered, 2_000 + i),
+                ),
+            };
+            let (message, follow_up) = (batch(vec![message]), batch(vec![follow_up]));
+            // Alternate which pool stores the message.
+            let (a, b) = if i % 6 < 3 {
+                (db.store.clone(), second.clone())
+            } else {
+                (second.clone(), db.store.clone())
+            };
+            let store_message = tokio::spawn(async move { a.apply_batch(&message).await });
+            let store_follow_up = tokio::spawn(async move { b.apply_batch(&follow_up).await });
+            store_message.await.unwrap().unwrap();
+            store_follow_up.await.unwrap().unwrap();
+            // No later batch runs: one of the two must have applied the follow-up.
+            let m = db.message(&original).await;
+            match i % 3 {
+                0 => assert_eq!(m.revoked_at, Some(t(2_000 + i)), "round {i}: revoke lost"),
+                1 => assert_eq!(
+                    m.content.body.as_deref(),
+                    Some("edited"),
+                    "round {i}: edit lost"
+                ),
+                _ => assert_eq!(
+                    m.status,
+                    Some(MessageStatus::Delivered),
+                    "round {i}: status lost"
+                ),
+            }
+        }
+        second.close().await;
+    }
+);
