@@ -510,6 +510,17 @@ async fn pacing_holds_the_cap(b: Backend) {
                 .await,
         );
     }
+    // Fairness: another number's first message does not wait for this backlog.
+    let c = env.cloud();
+    let other = env
+        .send_ok(&c, template("+15550109999", "hello_world", "en_US", &[]))
+        .await;
+    env.wait_state(other, "accepted").await;
+    let lane = env.get_json(&format!("/v1/numbers/{n}/lane")).await;
+    assert!(
+        lane["queued"].as_u64().unwrap() + lane["sending"].as_u64().unwrap() > 0,
+        "the backlog was still there: {lane}"
+    );
     for id in &ids {
         env.wait_state(*id, "accepted").await;
     }
