@@ -27,6 +27,11 @@ const SQLITE: Embedded = &[
         "sending",
         include_str!("../migrations/sqlite/0002_sending.sql"),
     ),
+    (
+        3,
+        "contact_sync_items",
+        include_str!("../migrations/sqlite/0003_contact_sync_items.sql"),
+    ),
 ];
 
 /// `migrations/postgres/<version>_<description>.sql`, in order.
@@ -40,6 +45,11 @@ const POSTGRES: Embedded = &[
         2,
         "sending",
         include_str!("../migrations/postgres/0002_sending.sql"),
+    ),
+    (
+        3,
+        "contact_sync_items",
+        include_str!("../migrations/postgres/0003_contact_sync_items.sql"),
     ),
 ];
 

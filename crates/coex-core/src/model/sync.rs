@@ -45,9 +45,9 @@ pub struct SyncJob {
     pub chunk_order: Option<u32>,
     /// History: 0 to 100; 100 means complete.
     pub progress: u8,
-    /// Distinct history chunks, or contact-sync events, received.
+    /// Distinct history chunks, or distinct contact-sync items (adds and removals), received.
     pub chunks_received: u32,
-    /// Messages imported (history) or contacts added or removed (contacts).
+    /// Messages imported (history), or distinct contacts the contact sync reported (contacts).
     pub items_received: u64,
     pub last_event_at: Option<Timestamp>,
     /// Why it was declined or failed.

@@ -3,17 +3,30 @@
 //! Lifecycle events are recorded once per (number, event, time) and move the number's state
 //! only if they are not older than the event that set the current state: Meta does not order
 //! webhooks, so a late event must not undo a newer one (spec/cloud-api.md §7.3).
+//!
+//! Contact-sync items are recorded once each too, so the contacts sync job counts distinct
+//! items and distinct contacts, whatever Meta redelivers and in whatever order.
 
 use coex_core::PhoneNumberId;
 use coex_core::model::{
-    AccountEvent, AccountEventKind, ContactRemoval, ContactSync, CustomerRef, EventKind,
-    NumberState, Timestamp, WorkspaceId,
+    AccountEvent, AccountEventKind, ContactRemoval, ContactSync, CustomerKey, CustomerRef,
+    EventKind, NumberState, Timestamp, WorkspaceId,
 };
 use serde_json::json;
 
 use super::{Applier, NumberInfo};
 use crate::Result;
 use crate::db::{Dialect, args};
+
+/// One contact-sync item, as it identifies itself across redeliveries.
+struct SyncItem<'a> {
+    key: &'a CustomerKey,
+    /// `add` or `remove`.
+    action: &'static str,
+    at: Timestamp,
+    /// The added name (`""` for a removal).
+    detail: &'a str,
+}
 
 impl Applier<'_, '_> {
     pub(super) async fn account_event(&mut self, e: &AccountEvent) -> Result<()> {
@@ -139,7 +152,13 @@ impl Applier<'_, '_> {
                 args![id, c.full_name, c.first_name, c.timestamp, self.received_at],
             )
             .await?;
-        self.contact_synced(info, id, changed > 0, "app_contact_added")
+        let item = SyncItem {
+            key: &c.customer.key,
+            action: "add",
+            at: c.timestamp,
+            detail: c.full_name.as_deref().unwrap_or(""),
+        };
+        self.contact_synced(info, id, changed > 0, "app_contact_added", item)
             .await
     }
 
@@ -164,7 +183,13 @@ impl Applier<'_, '_> {
                 args![id, c.timestamp, self.received_at],
             )
             .await?;
-        self.contact_synced(info, id, changed > 0, "app_contact_removed")
+        let item = SyncItem {
+            key: &c.key,
+            action: "remove",
+            at: c.timestamp,
+            detail: "",
+        };
+        self.contact_synced(info, id, changed > 0, "app_contact_removed", item)
             .await
     }
 
@@ -174,6 +199,7 @@ impl Applier<'_, '_> {
         id: coex_core::model::ContactId,
         changed: bool,
         why: &str,
+        item: SyncItem<'_>,
     ) -> Result<()> {
         if changed {
             self.summary.contacts_synced += 1;
@@ -189,17 +215,45 @@ impl Applier<'_, '_> {
         } else {
             self.summary.contacts_unchanged += 1;
         }
+        // The contacts job counts distinct items and the distinct contacts they are about,
+        // so neither a redelivery nor the order of arrival moves a counter.
+        let key = match (item.key.phone(), item.key.bsuid()) {
+            (Some(p), _) => format!("p:{}", p.digits()),
+            (None, Some(b)) => format!("b:{}", b.as_str()),
+            (None, None) => String::new(),
+        };
+        let new_item = self
+            .conn
+            .exec(
+                "INSERT INTO contact_sync_items (number_id, contact_key, action, occurred_at, detail, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                args![info.id, key, item.action, item.at, item.detail, self.received_at],
+            )
+            .await?
+            == 1;
+        if !new_item {
+            return Ok(());
+        }
+        // Creating or locking the job row first serialises concurrent items of one number
+        // (PostgreSQL), so the count below sees every item committed before it.
         self.conn
             .exec(
                 "INSERT INTO sync_jobs (number_id, kind, state, progress, chunks_received, items_received, last_event_at) \
-                 VALUES ($1, 'contacts', 'in_progress', 0, 1, $2, $3) \
+                 VALUES ($1, 'contacts', 'in_progress', 0, 0, 0, $2) \
                  ON CONFLICT (number_id, kind) DO UPDATE SET \
                    state = CASE WHEN sync_jobs.state = 'requested' THEN 'in_progress' ELSE sync_jobs.state END, \
-                   chunks_received = sync_jobs.chunks_received + 1, \
-                   items_received = sync_jobs.items_received + excluded.items_received, \
                    last_event_at = CASE WHEN sync_jobs.last_event_at IS NULL OR excluded.last_event_at > sync_jobs.last_event_at \
                                         THEN excluded.last_event_at ELSE sync_jobs.last_event_at END",
-                args![info.id, i64::from(changed), self.received_at],
+                args![info.id, self.received_at],
+            )
+            .await?;
+        self.conn
+            .exec(
+                "UPDATE sync_jobs SET chunks_received = chunks_received + 1, \
+                   items_received = items_received + (SELECT CASE WHEN COUNT(*) = 1 THEN 1 ELSE 0 END \
+                     FROM contact_sync_items WHERE number_id = $1 AND contact_key = $2) \
+                 WHERE number_id = $1 AND kind = 'contacts'",
+                args![info.id, key],
             )
             .await?;
         Ok(())

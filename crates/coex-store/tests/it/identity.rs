@@ -8,6 +8,7 @@ use crate::harness::*;
 const PABLO: &str = "16505551234";
 const PABLO_ID: &str = "US.13491208655302741918";
 const PABLO_NEW_ID: &str = "US.20571936648120033617";
+const ALICE: &str = "16505550042";
 
 both!(phone_only_contact_merges_into_the_bsuid_one, |db| async {
     let f = db.fixture().await;
@@ -293,8 +294,56 @@ both!(contacts_from_the_app_sync, |db| async {
 
     let jobs = db.store.sync_progress(&number()).await.unwrap();
     let contacts = jobs.iter().find(|j| j.kind == SyncKind::Contacts).unwrap();
-    assert_eq!(contacts.chunks_received, 6);
-    assert_eq!(contacts.items_received, 4);
+    // Five distinct items (the redelivered add is not one) about two contacts.
+    assert_eq!(contacts.chunks_received, 5);
+    assert_eq!(contacts.items_received, 2);
     let n = db.store.get_number(&number()).await.unwrap();
     assert_eq!(n.last_app_activity_at, Some(t(5_000)));
 });
+
+both!(
+    contact_sync_counters_count_each_item_once_whatever_the_order,
+    |db| async {
+        db.fixture().await;
+        let add = |p: &str, secs: i64, name: &str| {
+            Ingest::ContactUpsert(ContactSync {
+                number: number(),
+                customer: by_phone(p),
+                full_name: Some(name.into()),
+                first_name: None,
+                timestamp: t(secs),
+            })
+        };
+        let remove = |p: &str, secs: i64| {
+            Ingest::ContactRemove(ContactRemoval {
+                number: number(),
+                key: CustomerKey::Phone(phone(p)),
+                timestamp: t(secs),
+            })
+        };
+        let counters = || async {
+            let jobs = db.store.sync_progress(&number()).await.unwrap();
+            let j = jobs.iter().find(|j| j.kind == SyncKind::Contacts).unwrap();
+            (j.chunks_received, j.items_received, j.last_event_at)
+        };
+        // One webhook: two contacts added, one of them removed later (newest first).
+        let webhook = vec![
+            remove(PABLO, 2_000),
+            add(PABLO, 1_000, "Pablo Morales"),
+            add(ALICE, 1_000, "Alice"),
+        ];
+        db.apply(webhook.clone()).await;
+        let first = counters().await;
+        assert_eq!((first.0, first.1), (3, 2), "three items about two contacts");
+        // Meta delivers it again, whole and in another order: nothing changes.
+        db.apply(webhook.clone()).await;
+        let mut reversed = webhook.clone();
+        reversed.reverse();
+        db.apply(reversed).await;
+        assert_eq!(counters().await, first);
+        // A new item about a known contact is one more item, not one more contact.
+        db.apply(vec![add(ALICE, 3_000, "Alice B.")]).await;
+        let last = counters().await;
+        assert_eq!((last.0, last.1), (4, 2));
+    }
+);
