@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_ingest;
+mod bench_send;
 mod demo;
 mod inspect;
 
