@@ -257,9 +257,13 @@ impl Bench<'_> {
             }
             rate = match (good, bad) {
                 (Some(g), None) => g * 2.0,
-                (None, Some(b)) if b > 100.0 => b / 2.0,
-                (Some(g), Some(b)) if b - g > (g * 0.1).max(100.0) => {
-                    ((g + b) / 200.0).round() * 100.0
+                (None, Some(b)) if b >= 20.0 => round2(b / 2.0),
+                (Some(g), Some(b)) if b - g > g * 0.1 => {
+                    let mid = round2((g + b) / 2.0);
+                    if mid <= g || mid >= b {
+                        break;
+                    }
+                    mid
                 }
                 _ => break,
             };
@@ -277,7 +281,9 @@ impl Bench<'_> {
             .args
             .duration
             .unwrap_or(if self.args.find_max { 5.0 } else { 10.0 });
-        let n = ((rate * duration).round() as usize).max(1);
+        // A search step has at least 1000 requests, so that its p99 rests on 10 of them.
+        let floor = if self.args.find_max { 1000 } else { 1 };
+        let n = ((rate * duration).round() as usize).max(floor);
         let spinner = spinner(format!("{label}: building {n} signed webhooks"));
         let load = self.generator.step(n, rate)?;
         spinner.set_message(format!("{label}: recording {} API sends", load.sent.len()));
@@ -411,9 +417,29 @@ impl Bench<'_> {
     }
 }
 
+/// `x` rounded to two significant digits (3,750 → 3,800), so searched rates read well.
+fn round2(x: f64) -> f64 {
+    if x <= 0.0 {
+        return x;
+    }
+    let unit = 10f64.powf(x.log10().floor() - 1.0);
+    (x / unit).round() * unit
+}
+
 fn spinner(message: String) -> ProgressBar {
     let s = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     s.set_message(message);
     s.enable_steady_tick(Duration::from_millis(200));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn searched_rates_have_two_significant_digits() {
+        assert_eq!(super::round2(3750.0), 3800.0);
+        assert_eq!(super::round2(93.75), 94.0);
+        assert_eq!(super::round2(62.5), 63.0);
+        assert_eq!(super::round2(1500.0), 1500.0);
+    }
 }
