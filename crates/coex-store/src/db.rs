@@ -4,6 +4,11 @@
 //! use, so every statement is written once. [`Conn`] wraps either connection type and binds
 //! [`Arg`] values (typed, so PostgreSQL gets typed NULLs); [`Row`] decodes by column name.
 //! Where the dialects truly differ (row locks, `NOTIFY`) the caller asks [`Conn::dialect`].
+//!
+//! Every bound value is checked before it is sent: no text with a NUL character (PostgreSQL
+//! cannot hold one, SQLite can), no id over [`MAX_ID_BYTES`] (PostgreSQL cannot index one,
+//! SQLite can). Refusing both on both backends, as [`StoreError::InvalidData`], makes them
+//! behave alike and tells the caller the data, not the database, is at fault.
 
 use std::str::FromStr;
 
@@ -18,6 +23,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Postgres, Row as _, Sqlite};
 
 use crate::StoreError;
+use crate::error::MAX_ID_BYTES;
 
 /// Which SQL dialect a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +37,8 @@ pub(crate) enum Dialect {
 pub(crate) enum Arg<'a> {
     Int(Option<i64>),
     Text(Option<&'a str>),
+    /// Text that is an identifier (an index key): bound as text, at most [`MAX_ID_BYTES`].
+    Id(Option<&'a str>),
     Bool(Option<bool>),
     Blob(&'a [u8]),
 }
@@ -119,6 +127,35 @@ impl ToArg for [u8] {
     }
 }
 
+impl ToArg for Arg<'_> {
+    const NULL: Arg<'static> = Arg::Text(None);
+    fn to_arg(&self) -> Arg<'_> {
+        *self
+    }
+}
+
+macro_rules! id_arg {
+    ($($t:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
+        impl ToArg for $t {
+            const NULL: Arg<'static> = Arg::Id(None);
+            fn to_arg(&self) -> Arg<'_> {
+                let $v = self;
+                Arg::Id(Some($e))
+            }
+        }
+    )+};
+}
+
+id_arg! {
+    Wamid => |v| v.as_str(),
+    PhoneNumberId => |v| v.as_str(),
+    WabaId => |v| v.as_str(),
+    MediaId => |v| v.as_str(),
+    RequestId => |v| v.as_str(),
+    Bsuid => |v| v.as_str(),
+    PhoneNumber => |v| v.digits(),
+}
+
 macro_rules! text_arg {
     ($($t:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
         impl ToArg for $t {
@@ -132,13 +169,6 @@ macro_rules! text_arg {
 }
 
 text_arg! {
-    Wamid => |v| v.as_str(),
-    PhoneNumberId => |v| v.as_str(),
-    WabaId => |v| v.as_str(),
-    MediaId => |v| v.as_str(),
-    RequestId => |v| v.as_str(),
-    Bsuid => |v| v.as_str(),
-    PhoneNumber => |v| v.digits(),
     MessageStatus => |v| v.as_str(),
     Direction => |v| v.as_str(),
     Origin => |v| v.as_str(),
@@ -164,7 +194,7 @@ macro_rules! bind_all {
         for a in $args {
             q = match *a {
                 Arg::Int(v) => q.bind(v),
-                Arg::Text(v) => q.bind(v),
+                Arg::Text(v) | Arg::Id(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
                 Arg::Blob(v) => q.bind(v),
             };
@@ -179,6 +209,29 @@ pub(crate) enum Conn<'c> {
     Pg(&'c mut PgConnection),
 }
 
+/// Refuses values no backend should get (see the module doc), naming the first one.
+fn check(args: &[Arg<'_>]) -> Result<(), StoreError> {
+    for (i, a) in args.iter().enumerate() {
+        let (Arg::Text(Some(v)) | Arg::Id(Some(v))) = a else {
+            continue;
+        };
+        if v.contains('\0') {
+            return Err(StoreError::invalid(format!(
+                "parameter {} contains a NUL character",
+                i + 1
+            )));
+        }
+        if matches!(a, Arg::Id(_)) && v.len() > MAX_ID_BYTES {
+            return Err(StoreError::invalid(format!(
+                "an id of {} bytes (parameter {}) is longer than {MAX_ID_BYTES}",
+                v.len(),
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Conn<'_> {
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
@@ -189,6 +242,7 @@ impl Conn<'_> {
 
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        check(args)?;
         Ok(match self {
             Self::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(sql), args)
                 .execute(&mut **c)
@@ -206,6 +260,7 @@ impl Conn<'_> {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Option<Row>, StoreError> {
+        check(args)?;
         Ok(match self {
             Self::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(sql), args)
                 .fetch_optional(&mut **c)
@@ -219,6 +274,7 @@ impl Conn<'_> {
     }
 
     pub(crate) async fn one(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Row, StoreError> {
+        check(args)?;
         Ok(match self {
             Self::Sqlite(c) => Row::Sqlite(
                 bind_all!(sqlx::query::<Sqlite>(sql), args)
@@ -238,6 +294,7 @@ impl Conn<'_> {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Vec<Row>, StoreError> {
+        check(args)?;
         Ok(match self {
             Self::Sqlite(c) => bind_all!(sqlx::query::<Sqlite>(sql), args)
                 .fetch_all(&mut **c)
@@ -440,6 +497,24 @@ mod tests {
             row_runs(130, 50),
             vec![(0, 32), (32, 32), (64, 32), (96, 32), (128, 2)]
         );
+    }
+
+    #[test]
+    fn nul_in_text_and_overlong_ids_are_refused_before_the_database() {
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        assert!(check(&[Arg::Text(Some("ok")), Arg::Id(Some("wamid.1"))]).is_ok());
+        assert!(
+            check(&[Arg::Text(Some(&long))]).is_ok(),
+            "long text is fine"
+        );
+        for bad in [
+            vec![Arg::Int(Some(1)), Arg::Text(Some("a\0b"))],
+            vec![Arg::Id(Some("a\0b"))],
+            vec![Arg::Id(Some(&long))],
+        ] {
+            let e = check(&bad).unwrap_err();
+            assert!(e.is_data_error(), "{e}");
+        }
     }
 
     #[test]

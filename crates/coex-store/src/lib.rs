@@ -33,7 +33,7 @@ use coex_core::model::{
 use coex_core::{PhoneNumberId, RequestId, WabaId, Wamid};
 use serde::{Deserialize, Serialize};
 
-pub use error::StoreError;
+pub use error::{MAX_ID_BYTES, StoreError};
 pub use send::SendStore;
 pub use sql_store::{Clock, SqlStore, StoreOptions};
 

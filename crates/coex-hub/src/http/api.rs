@@ -39,6 +39,8 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => {
                 ApiError::unavailable("store_unavailable", e.to_string(), 2)
             }
+            // An id or text the store can never hold (a NUL, an id over its length limit).
+            StoreError::InvalidData(_) => ApiError::bad_request("invalid_data", e.to_string()),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal("the store failed; see the server log")

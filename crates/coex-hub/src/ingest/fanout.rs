@@ -22,7 +22,7 @@ use coex_core::model::{ArchiveId, ArchiveInput, HistoryChunk, Ingest, IngestBatc
 use coex_store::{SqlStore, Store, StoreError};
 use tokio::sync::watch;
 
-use super::{Ingestor, add_summary, events_of, is_data_error, quarantine_item};
+use super::{Ingestor, add_summary, events_of, quarantine_item};
 
 /// How often pending archives are looked for when nothing signalled (another process on the
 /// same PostgreSQL may have archived them), and parked patches swept.
@@ -106,7 +106,7 @@ pub async fn drain_once(ingestor: &Ingestor) -> Result<usize, StoreError> {
             .await;
             match result {
                 Ok(()) => {}
-                Err(e) if is_data_error(store, &e) => {
+                Err(e) if e.is_data_error() => {
                     tracing::error!(archive = %archive.id, error = %e, "a deferred webhook cannot be applied; kept with its error");
                     let item = quarantine_item(
                         archive.received_at,

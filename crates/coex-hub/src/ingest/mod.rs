@@ -305,35 +305,6 @@ pub(crate) fn events_of(body: &[u8], received_at: Timestamp) -> Vec<Ingest> {
     }
 }
 
-/// Whether a store failure lies in the data being written, so the same webhook would fail the
-/// same way on every retry, rather than in the store (which may work later).
-pub(crate) fn is_data_error(store: &SqlStore, e: &StoreError) -> bool {
-    let StoreError::Database(e) = e else {
-        return false;
-    };
-    let db = match e {
-        sqlx::Error::Encode(_) => return true,
-        sqlx::Error::Database(db) => db,
-        _ => return false,
-    };
-    let code = db.code();
-    let code = code.as_deref().unwrap_or("");
-    match store.backend_name() {
-        // Class 22 data exception (a NUL in text), 23 integrity constraint violation (but a
-        // unique violation is another process's race, which the store retries), 54 program
-        // limit exceeded (an index row too large).
-        "postgres" => {
-            code.starts_with("22")
-                || code.starts_with("54")
-                || (code.starts_with("23") && code != "23505")
-        }
-        // Primary result codes 18 TOOBIG, 19 CONSTRAINT, 20 MISMATCH, 25 RANGE.
-        _ => code
-            .parse::<u32>()
-            .is_ok_and(|c| matches!(c & 0xff, 18 | 19 | 20 | 25)),
-    }
-}
-
 /// The item that replaces one the store could not apply: the same archive, and one change
 /// error saying why, so the body is kept for replay and shown, and Meta stops retrying it.
 pub(crate) fn quarantine_item(
@@ -402,7 +373,7 @@ impl BatchSink for StoreSink {
         // A lone item that fails on its data would fail on every retry: keep it with its
         // error instead. (A batch of several is first split by the queue.)
         if let [item] = batch.items.as_slice()
-            && is_data_error(&self.store, &error)
+            && error.is_data_error()
         {
             let body = match &item.archive {
                 ArchiveInput::New(raw) => raw.body.as_slice(),

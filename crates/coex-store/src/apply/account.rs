@@ -28,6 +28,15 @@ struct SyncItem<'a> {
     detail: &'a str,
 }
 
+/// The first `max` bytes of `s`, cut at a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 impl Applier<'_, '_> {
     pub(super) async fn account_event(&mut self, e: &AccountEvent) -> Result<()> {
         // Row locks keep two processes from reading the same old state (PostgreSQL; SQLite
@@ -156,7 +165,8 @@ impl Applier<'_, '_> {
             key: &c.customer.key,
             action: "add",
             at: c.timestamp,
-            detail: c.full_name.as_deref().unwrap_or(""),
+            // Part of the item's key: cut, so a huge name cannot overflow an index entry.
+            detail: prefix(c.full_name.as_deref().unwrap_or(""), 256),
         };
         self.contact_synced(info, id, changed > 0, "app_contact_added", item)
             .await

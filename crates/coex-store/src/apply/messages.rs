@@ -65,7 +65,7 @@ impl PatchKind {
 struct Patch {
     kind: PatchKind,
     /// The patch's own id: the edit/revoke event's wamid, or the placeholder's for media.
-    id: String,
+    id: Wamid,
     target: Wamid,
     author: Option<Author>,
     occurred_at: Timestamp,
@@ -173,7 +173,7 @@ fn stored_patch(r: &Row) -> Result<Option<Patch>> {
     };
     Ok(Some(Patch {
         kind,
-        id: r.str("patch_id")?,
+        id: r.parse("patch_id")?,
         target: r.parse("target_wamid")?,
         author,
         occurred_at: r.ts("occurred_at")?,
@@ -703,7 +703,7 @@ impl Applier<'_, '_> {
     pub(super) async fn edit(&mut self, info: &NumberInfo, e: &MessageEdit) -> Result<()> {
         let patch = Patch {
             kind: PatchKind::Edit,
-            id: e.wamid.as_str().to_owned(),
+            id: e.wamid.clone(),
             target: e.original.clone(),
             author: Some(e.author),
             occurred_at: e.timestamp,
@@ -715,7 +715,7 @@ impl Applier<'_, '_> {
     pub(super) async fn revoke(&mut self, info: &NumberInfo, r: &MessageRevoke) -> Result<()> {
         let patch = Patch {
             kind: PatchKind::Revoke,
-            id: r.wamid.as_str().to_owned(),
+            id: r.wamid.clone(),
             target: r.original.clone(),
             author: Some(r.author),
             occurred_at: r.timestamp,
@@ -731,7 +731,7 @@ impl Applier<'_, '_> {
     ) -> Result<()> {
         let patch = Patch {
             kind: PatchKind::Media,
-            id: m.wamid.as_str().to_owned(),
+            id: m.wamid.clone(),
             target: m.wamid.clone(),
             author: None,
             occurred_at: m.timestamp,

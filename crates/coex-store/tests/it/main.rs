@@ -32,6 +32,7 @@ macro_rules! both {
 
 mod archive;
 mod concurrency;
+mod errors;
 mod feed;
 mod harness;
 mod history;
