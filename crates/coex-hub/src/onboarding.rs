@@ -4,15 +4,21 @@
 //! contacts sync, then the history sync, storing each `request_id`.
 //!
 //! Each sync type can be requested only once per onboarding (2593107) and only within 24 h
-//! (2593108). Both are reported as states to show, never retried.
+//! (2593108). Such a refusal is stored as the sync job's state (`refused`, with Meta's code
+//! and text), shown by `GET /v1/numbers/{id}/sync`, and never retried: a job of either kind,
+//! in any state, means "asked already". Any other failure (Meta or the network down) stores
+//! nothing, so the next start asks again.
 
 use coex_core::{
     PhoneNumber, PhoneNumberId, WabaId,
-    model::{MessagingTier, NewNumber, NumberKind, NumberState, SyncKind, Timestamp, WorkspaceId},
+    model::{
+        MessagingTier, MetaError, NewNumber, NumberKind, NumberState, SyncKind, Timestamp,
+        WorkspaceId,
+    },
 };
 use coex_meta::graph::{
-    GraphClient, GraphError, MessagingLimitTier, PhoneNumberField, PhoneNumberInfo, PlatformType,
-    SubscribeAppRequest, SyncType,
+    ErrorCode, GraphClient, GraphError, MessagingLimitTier, PhoneNumberField, PhoneNumberInfo,
+    PlatformType, SubscribeAppRequest, SyncType,
 };
 use coex_store::{SqlStore, Store, StoreError};
 use serde::Serialize;
@@ -34,7 +40,7 @@ pub struct NumberOnboarding {
     pub id: PhoneNumberId,
     pub kind: NumberKind,
     /// `Ok(request_id)` or Meta's error, per sync type requested now; empty when the sync was
-    /// already requested earlier or the number is not a coexistence number.
+    /// already requested (or refused) earlier or the number is not a coexistence number.
     pub contacts_sync: Option<Result<String, String>>,
     pub history_sync: Option<Result<String, String>>,
 }
@@ -137,7 +143,14 @@ pub async fn onboard_number(
                 Ok(resp.request_id.to_string())
             }
             Err(e) => {
-                tracing::warn!(number = %info.id, kind = %sync_kind, error = %e, "sync request refused");
+                if let Some(refusal) = refusal(&e) {
+                    store
+                        .record_sync_refusal(&info.id, sync_kind, &refusal, now)
+                        .await?;
+                    tracing::warn!(number = %info.id, kind = %sync_kind, code = refusal.code, error = %e, "sync request refused by Meta; not asked again");
+                } else {
+                    tracing::warn!(number = %info.id, kind = %sync_kind, error = %e, "sync request failed; asked again at the next start");
+                }
                 Err(e.to_string())
             }
         };
@@ -147,6 +160,29 @@ pub async fn onboard_number(
         }
     }
     Ok(result)
+}
+
+/// Meta's error, when it refuses the sync for good for this onboarding: requested already
+/// (2593107) or past the 24 h after onboarding (2593108).
+fn refusal(e: &GraphError) -> Option<MetaError> {
+    let GraphError::Api { body, .. } = e else {
+        return None;
+    };
+    if !matches!(
+        body.code,
+        ErrorCode::SyncCallLimit | ErrorCode::SyncWindowExpired
+    ) {
+        return None;
+    }
+    Some(MetaError {
+        code: body.code.code(),
+        title: body.code.title().to_owned(),
+        details: body
+            .error_data
+            .as_ref()
+            .and_then(|d| d.details.clone())
+            .or_else(|| Some(body.code.details().to_owned())),
+    })
 }
 
 /// The store's tier for Meta's limit. The store still names the 2,000 tier by its older

@@ -26,7 +26,7 @@ use std::future::Future;
 
 use coex_core::model::{
     ArchiveId, Contact, ContactId, ConversationId, ConversationView, CustomerKey, EventSeq,
-    IngestBatch, Message, NewNumber, Number, NumberEvent, Page, PageRequest, RawWebhook,
+    IngestBatch, Message, MetaError, NewNumber, Number, NumberEvent, Page, PageRequest, RawWebhook,
     StatusRecord, StoredEvent, SyncJob, SyncKind, Timestamp, Waba, Workspace, WorkspaceId,
     WorkspaceSlug,
 };
@@ -154,6 +154,17 @@ pub trait Store: Send + Sync {
         number: &PhoneNumberId,
         kind: SyncKind,
         request_id: &RequestId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<SyncJob>> + Send;
+
+    /// Records that Meta refused an `smb_app_data` request (2593107 already requested,
+    /// 2593108 past 24 h): the sync job becomes `refused` with Meta's error, so it is shown and
+    /// not requested again. A job already receiving data keeps its state.
+    fn record_sync_refusal(
+        &self,
+        number: &PhoneNumberId,
+        kind: SyncKind,
+        error: &MetaError,
         at: Timestamp,
     ) -> impl Future<Output = Result<SyncJob>> + Send;
 

@@ -2,7 +2,8 @@
 //! so every hub process can run them at start-up, concurrently, any number of times.
 
 use coex_core::model::{
-    NewNumber, Number, SyncJob, SyncKind, Timestamp, Waba, Workspace, WorkspaceId, WorkspaceSlug,
+    MetaError, NewNumber, Number, SyncJob, SyncKind, Timestamp, Waba, Workspace, WorkspaceId,
+    WorkspaceSlug,
 };
 use coex_core::{PhoneNumberId, RequestId, WabaId};
 
@@ -138,6 +139,41 @@ pub(crate) async fn record_sync_request(
            state = CASE WHEN sync_jobs.state IN ('in_progress', 'complete') THEN sync_jobs.state ELSE 'requested' END, \
            error_code = NULL, error_title = NULL, error_details = NULL",
         args![number, kind, request_id, at],
+    )
+    .await?;
+    sync_job(c, number, kind.as_str()).await
+}
+
+pub(crate) async fn record_sync_refusal(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    kind: SyncKind,
+    error: &MetaError,
+    at: Timestamp,
+) -> Result<SyncJob> {
+    if c.opt("SELECT id FROM numbers WHERE id = $1", args![number])
+        .await?
+        .is_none()
+    {
+        return Err(StoreError::not_found("number", number));
+    }
+    // Data arriving means an earlier request was honoured: that state stays.
+    c.exec(
+        "INSERT INTO sync_jobs (number_id, kind, state, requested_at, progress, chunks_received, \
+           items_received, error_code, error_title, error_details) \
+         VALUES ($1, $2, 'refused', $3, 0, 0, 0, $4, $5, $6) \
+         ON CONFLICT (number_id, kind) DO UPDATE SET \
+           state = CASE WHEN sync_jobs.state IN ('in_progress', 'complete') THEN sync_jobs.state ELSE 'refused' END, \
+           requested_at = excluded.requested_at, error_code = excluded.error_code, \
+           error_title = excluded.error_title, error_details = excluded.error_details",
+        args![
+            number,
+            kind,
+            at,
+            error.code,
+            error.title,
+            error.details
+        ],
     )
     .await?;
     sync_job(c, number, kind.as_str()).await

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use coex_core::model::{
     ArchiveId, Contact, ContactId, ConversationId, ConversationView, CustomerKey, EventSeq,
-    IngestBatch, Message, NewNumber, Number, NumberEvent, Page, PageRequest, RawWebhook,
+    IngestBatch, Message, MetaError, NewNumber, Number, NumberEvent, Page, PageRequest, RawWebhook,
     StatusRecord, StoredEvent, SyncJob, SyncKind, Timestamp, Waba, Workspace, WorkspaceId,
     WorkspaceSlug,
 };
@@ -268,6 +268,18 @@ impl Store for SqlStore {
     ) -> Result<SyncJob> {
         in_tx!(self, |c| setup::record_sync_request(
             c, number, kind, request_id, at
+        ))
+    }
+
+    async fn record_sync_refusal(
+        &self,
+        number: &PhoneNumberId,
+        kind: SyncKind,
+        error: &MetaError,
+        at: Timestamp,
+    ) -> Result<SyncJob> {
+        in_tx!(self, |c| setup::record_sync_refusal(
+            c, number, kind, error, at
         ))
     }
 

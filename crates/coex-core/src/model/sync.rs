@@ -27,6 +27,10 @@ named_enum! {
         Complete = "complete",
         /// The business declined to share its history (2593109).
         Declined = "declined",
+        /// Meta refused the request itself: already requested for this onboarding (2593107)
+        /// or past the 24 h after onboarding (2593108). Not requested again; offboarding
+        /// and onboarding the number again is the way out.
+        Refused = "refused",
     }
 }
 
@@ -50,6 +54,6 @@ pub struct SyncJob {
     /// Messages imported (history), or distinct contacts the contact sync reported (contacts).
     pub items_received: u64,
     pub last_event_at: Option<Timestamp>,
-    /// Why it was declined or failed.
+    /// Why it was declined or refused.
     pub error: Option<MetaError>,
 }

@@ -11,6 +11,7 @@ mod feed;
 mod harness;
 mod history;
 mod lifecycle;
+mod onboarding;
 mod webhook;
 
 /// Runs `async fn $name(Backend)` as two tests, `$name::sqlite` and `$name::postgres`, on a

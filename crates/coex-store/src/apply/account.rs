@@ -245,13 +245,14 @@ impl Applier<'_, '_> {
             return Ok(());
         }
         // Creating or locking the job row first serialises concurrent items of one number
-        // (PostgreSQL), so the count below sees every item committed before it.
+        // (PostgreSQL), so the count below sees every item committed before it. Data arriving
+        // after a refusal (2593107: an earlier request stands) moves the job on as well.
         self.conn
             .exec(
                 "INSERT INTO sync_jobs (number_id, kind, state, progress, chunks_received, items_received, last_event_at) \
                  VALUES ($1, 'contacts', 'in_progress', 0, 0, 0, $2) \
                  ON CONFLICT (number_id, kind) DO UPDATE SET \
-                   state = CASE WHEN sync_jobs.state = 'requested' THEN 'in_progress' ELSE sync_jobs.state END, \
+                   state = CASE WHEN sync_jobs.state IN ('requested', 'refused') THEN 'in_progress' ELSE sync_jobs.state END, \
                    last_event_at = CASE WHEN sync_jobs.last_event_at IS NULL OR excluded.last_event_at > sync_jobs.last_event_at \
                                         THEN excluded.last_event_at ELSE sync_jobs.last_event_at END",
                 args![info.id, self.received_at],

@@ -328,3 +328,91 @@ both!(a_merge_inside_a_chunk_keeps_every_message, |db| async {
         );
     }
 });
+
+both!(
+    a_sync_meta_refused_is_kept_as_refused_with_its_error,
+    |db| async {
+        db.fixture().await;
+        let past_24h = MetaError {
+            code: 2593108,
+            title: "Synchronization window expired".into(),
+            details: Some(
+                "Synchronization request can only be made within 24 hours of onboarding.".into(),
+            ),
+        };
+        let job = db
+            .store
+            .record_sync_refusal(&number(), SyncKind::History, &past_24h, t(10))
+            .await
+            .unwrap();
+        assert_eq!(job.state, SyncState::Refused);
+        assert_eq!(job.error, Some(past_24h.clone()));
+        assert_eq!(job.requested_at, Some(t(10)));
+        assert_eq!(job.request_id, None);
+        let jobs = db.store.sync_progress(&number()).await.unwrap();
+        assert_eq!(jobs, vec![job.clone()]);
+        // Recording it again (another process, another start) changes nothing else.
+        let again = db
+            .store
+            .record_sync_refusal(&number(), SyncKind::History, &past_24h, t(10))
+            .await
+            .unwrap();
+        assert_eq!(again, job);
+
+        // Contacts refused as already requested (2593107), yet data from that earlier request
+        // arrives: the job moves on.
+        let already = MetaError {
+            code: 2593107,
+            title: "Synchronization API call limit exceeded".into(),
+            details: None,
+        };
+        db.store
+            .record_sync_refusal(&number(), SyncKind::Contacts, &already, t(10))
+            .await
+            .unwrap();
+        db.apply(vec![Ingest::ContactUpsert(ContactSync {
+            number: number(),
+            customer: by_phone("16505550042"),
+            full_name: Some("Alice".into()),
+            first_name: None,
+            timestamp: t(20),
+        })])
+        .await;
+        let jobs = db.store.sync_progress(&number()).await.unwrap();
+        let contacts = jobs.iter().find(|j| j.kind == SyncKind::Contacts).unwrap();
+        assert_eq!(contacts.state, SyncState::InProgress);
+        // A refusal never undoes data already arriving.
+        let job = db
+            .store
+            .record_sync_refusal(&number(), SyncKind::Contacts, &already, t(30))
+            .await
+            .unwrap();
+        assert_eq!(job.state, SyncState::InProgress);
+
+        // Onboarding again and requesting anew restarts the refused job.
+        let job = db
+            .store
+            .record_sync_request(
+                &number(),
+                SyncKind::History,
+                &coex_core::RequestId::parse("req-9").unwrap(),
+                t(40),
+            )
+            .await
+            .unwrap();
+        assert_eq!(job.state, SyncState::Requested);
+        assert_eq!(job.error, None);
+        // An unknown number is not found.
+        let e = db
+            .store
+            .record_sync_refusal(
+                &coex_core::PhoneNumberId::parse("999").unwrap(),
+                SyncKind::History,
+                &past_24h,
+                t(50),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, coex_store::StoreError::NotFound { .. }), "{e}");
+    }
+);
