@@ -428,6 +428,10 @@ fn round2(x: f64) -> f64 {
 
 fn spinner(message: String) -> ProgressBar {
     let s = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    s.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     s.set_message(message);
     s.enable_steady_tick(Duration::from_millis(200));
     s
