@@ -52,7 +52,7 @@ use super::{
     send_fill::Raw,
     send_report::{
         Answers, Check, Cpu, Idle, Memory, NumberRate, QueueMemory, Rates, RunSettings, Seeding,
-        SendReport, SenderTotals,
+        SendReport, SenderTotals, Timeline,
     },
     send_sim::{self, Emulator, SendRequest, SimClockMap, idle_phone, pool_phone},
     send_track::{NumberCounts, Spread, Tracker},
@@ -208,6 +208,7 @@ struct IdleSend {
 #[derive(Debug)]
 struct Observed {
     counts: Vec<NumberCounts>,
+    accepted_per_second: Vec<u32>,
     idle_requests: Vec<SendRequest>,
     missed: u64,
     rss_max_in_window_kb: u64,
@@ -488,6 +489,7 @@ impl<'a> Bench<'a> {
             self.args.numbers,
             window,
             (w0, w1),
+            self.clock.sim_ms(t0).floor() as i64,
             observer_stop.clone(),
         )?;
 
@@ -603,6 +605,7 @@ impl<'a> Bench<'a> {
                 store_max_connections: self.store_connections,
             },
             rates: self.rates(&observed.counts),
+            timeline: timeline(&observed.accepted_per_second, args.warmup, args.duration),
             answers: answers(&observed, &self.numbers),
             idle: idle_latency(&idle_sends, &observed.idle_requests, window, &self.clock),
             memory: Memory {
@@ -670,6 +673,18 @@ const METHOD: &[&str] = &[
     "CPU per thread from /proc/self/task (sender runtime threads are named coex-send, \
      SQLite's sqlx-sqlite-worker); the emulator's from its /proc entry; rest = machine - both",
 ];
+
+/// Accepted sends per second over the run, and the slowest and fastest second of the window.
+fn timeline(per_second: &[u32], warmup: f64, duration: f64) -> Timeline {
+    let from = warmup.ceil() as usize;
+    let to = ((warmup + duration).floor() as usize).min(per_second.len());
+    let window = per_second.get(from..to).unwrap_or_default();
+    Timeline {
+        accepted_per_second: per_second.to_vec(),
+        window_min: window.iter().copied().min().unwrap_or(0),
+        window_max: window.iter().copied().max().unwrap_or(0),
+    }
+}
 
 fn answers(o: &Observed, numbers: &[PhoneNumberId]) -> Answers {
     let mut a = Answers {
@@ -811,6 +826,7 @@ fn spawn_observer(
     idle: usize,
     window: (i64, i64),
     window_instants: (Instant, Instant),
+    start: i64,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<Observed>>> {
     let numbers = index.len();
@@ -824,7 +840,7 @@ fn spawn_observer(
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(60))
                     .build()?;
-                let mut tracker = Tracker::new(numbers, window);
+                let mut tracker = Tracker::new(numbers, window, start);
                 let mut idle_requests = Vec::new();
                 let mut since = 0_u64;
                 let mut missed = 0;
@@ -864,8 +880,10 @@ fn spawn_observer(
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
+                let tracked = tracker.finish();
                 Ok(Observed {
-                    counts: tracker.finish(),
+                    counts: tracked.counts,
+                    accepted_per_second: tracked.accepted_per_second,
                     idle_requests,
                     missed,
                     rss_max_in_window_kb: rss_max,
@@ -966,6 +984,10 @@ impl CpuSnap {
             machine,
             rest: (machine - bench - emulator).max(0.0),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            load_average: std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use coex_core::PhoneNumberId;
-use sqlx::Row;
+use sqlx::{ConnectOptions, Row};
 
 use super::target::Backend;
 
@@ -28,8 +28,10 @@ impl Raw {
     pub async fn connect(backend: Backend, url: &str) -> anyhow::Result<Self> {
         Ok(match backend {
             Backend::Sqlite => {
+                // The bulk copies take seconds by design: no slow-statement warnings.
                 let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
-                    .busy_timeout(std::time::Duration::from_secs(60));
+                    .busy_timeout(std::time::Duration::from_secs(60))
+                    .disable_statement_logging();
                 Self::Sqlite(
                     sqlx::sqlite::SqlitePoolOptions::new()
                         .max_connections(1)
@@ -40,7 +42,10 @@ impl Raw {
             Backend::Postgres => Self::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(1)
-                    .connect(url)
+                    .connect_with(
+                        sqlx::postgres::PgConnectOptions::from_str(url)?
+                            .disable_statement_logging(),
+                    )
                     .await?,
             ),
         })

@@ -55,6 +55,15 @@ pub struct Rates {
     pub per_number: Vec<NumberRate>,
 }
 
+/// Accepted sends of all numbers per second, from the start of the run (warm-up included).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timeline {
+    pub accepted_per_second: Vec<u32>,
+    /// The slowest and the fastest whole second of the measured window.
+    pub window_min: u32,
+    pub window_max: u32,
+}
+
 /// Error answers and the densest second, over the whole run (warm-up included).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Answers {
@@ -136,6 +145,8 @@ pub struct Cpu {
     pub machine: f64,
     pub rest: f64,
     pub cores: usize,
+    /// `/proc/loadavg` at the end of the window (other work on the machine shows here).
+    pub load_average: String,
 }
 
 /// The sender's own counters (`SendEngine::stats`), summed.
@@ -200,6 +211,7 @@ pub struct SendReport {
     pub started_at_ms: i64,
     pub settings: RunSettings,
     pub rates: Rates,
+    pub timeline: Timeline,
     pub answers: Answers,
     pub idle: Idle,
     pub memory: Memory,
@@ -315,6 +327,10 @@ impl SendReport {
             r.spread.max,
             r.spread.spread_pct,
             r.total_per_s
+        );
+        println!(
+            "all numbers, accepted per second in the window: slowest second {}, fastest {}",
+            self.timeline.window_min, self.timeline.window_max
         );
         if let Some(d) = r.deep_queue_number_rate {
             println!(

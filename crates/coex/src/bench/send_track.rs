@@ -90,14 +90,27 @@ pub struct Tracker {
     /// The measured window, emulator time `[from, to)`.
     window: (i64, i64),
     newest: i64,
+    /// Start of the run (emulator time) and accepted sends of all numbers per second since.
+    start: i64,
+    per_second: Vec<u32>,
+}
+
+/// What the tracker counted.
+#[derive(Debug, Clone, Default)]
+pub struct Tracked {
+    pub counts: Vec<NumberCounts>,
+    /// Accepted sends of all numbers in each second from the start of the run.
+    pub accepted_per_second: Vec<u32>,
 }
 
 impl Tracker {
-    pub fn new(numbers: usize, window: (i64, i64)) -> Self {
+    pub fn new(numbers: usize, window: (i64, i64), start: i64) -> Self {
         Self {
             tracks: (0..numbers).map(|_| Track::default()).collect(),
             window,
             newest: i64::MIN,
+            start,
+            per_second: Vec::new(),
         }
     }
 
@@ -124,6 +137,13 @@ impl Tracker {
             }
             t.pending.push((r.at, accepted));
             self.newest = self.newest.max(r.at);
+            if accepted && let Ok(sec) = usize::try_from((r.at - self.start).div_euclid(SECOND_MS))
+            {
+                if self.per_second.len() <= sec {
+                    self.per_second.resize(sec + 1, 0);
+                }
+                self.per_second[sec] += 1;
+            }
         }
         let watermark = self.newest.saturating_sub(REORDER_MS);
         for t in &mut self.tracks {
@@ -132,11 +152,14 @@ impl Tracker {
     }
 
     /// Counts everything still buffered.
-    pub fn finish(mut self) -> Vec<NumberCounts> {
+    pub fn finish(mut self) -> Tracked {
         for t in &mut self.tracks {
             t.flush(i64::MAX);
         }
-        self.tracks.into_iter().map(|t| t.counts).collect()
+        Tracked {
+            counts: self.tracks.into_iter().map(|t| t.counts).collect(),
+            accepted_per_second: self.per_second,
+        }
     }
 }
 
@@ -195,10 +218,12 @@ mod tests {
     fn sliding_second_is_the_emulators() {
         // 20 requests 50 ms apart span 950 ms: all in one second. The 21st at +1000 ms
         // pushes the first out ((t - 1 s, t]), so the count stays 20.
-        let mut t = Tracker::new(1, (0, 10_000));
+        let mut t = Tracker::new(1, (0, 10_000), 0);
         let reqs: Vec<SendRequest> = (0..21).map(|i| req(0, i * 50, 200, None)).collect();
         t.add(&reqs);
-        let c = &t.finish()[0];
+        let tracked = t.finish();
+        assert_eq!(tracked.accepted_per_second, vec![20, 1]);
+        let c = &tracked.counts[0];
         assert_eq!(c.max_requests_1s, 20);
         assert_eq!(c.accepted, 21);
         assert_eq!(c.window_accepted, 21);
@@ -206,7 +231,7 @@ mod tests {
 
     #[test]
     fn out_of_order_pages_and_errors_are_counted() {
-        let mut t = Tracker::new(2, (1_000, 2_000));
+        let mut t = Tracker::new(2, (1_000, 2_000), 0);
         t.add(&[
             req(0, 1_500, 200, None),
             req(0, 1_200, 400, Some(THROUGHPUT)),
@@ -217,7 +242,7 @@ mod tests {
         t.add(&[req(0, 1_100, 200, None), req(0, 5_000, 200, None)]);
         // Older than the watermark that has passed: late.
         t.add(&[req(0, 10_000, 200, None), req(0, 1_050, 200, None)]);
-        let c = t.finish();
+        let c = t.finish().counts;
         assert_eq!(c[0].throughput_errors, 1);
         assert_eq!(c[1].pair_rate_errors, 1);
         assert_eq!(c[0].window_requests, 4);
