@@ -753,11 +753,17 @@ fn idle_latency(
     }
     let ms = |v: f64| Duration::from_secs_f64(v.max(0.0) / 1000.0);
     let (mut from_call, mut from_stored, mut call) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut in_window, mut never) = (0, 0);
+    // The last second's sends are left out: the engine stops at the end of the window, and a
+    // send enqueued just before may rightly never be requested.
+    let until = (window.1 - 1_000).max(window.0) as f64;
     for s in sends.iter().filter(|s| s.ok) {
-        if !((window.0 as f64)..(window.1 as f64)).contains(&s.call_ms) {
+        if !((window.0 as f64)..until).contains(&s.call_ms) {
             continue;
         }
+        in_window += 1;
         let Some(at) = first.get(s.to.as_str()) else {
+            never += 1;
             continue;
         };
         // The emulator stamps arrivals truncated to the millisecond: +0.5 ms on average.
@@ -769,7 +775,9 @@ fn idle_latency(
     Idle {
         enqueued: sends.len() as u64,
         enqueue_failures: sends.iter().filter(|s| !s.ok).count() as u64,
+        in_window,
         measured: from_call.len() as u64,
+        never_requested: never,
         from_enqueue_call: Latency::of(from_call),
         from_stored: Latency::of(from_stored),
         enqueue_call: Latency::of(call),
