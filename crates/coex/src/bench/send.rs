@@ -507,17 +507,17 @@ impl<'a> Bench<'a> {
         let total = args.warmup + args.duration;
         let bar = bar(total.ceil() as u64, "sending");
         let mut cpu0 = None;
-        let mut rss_w0 = 0;
+        let mut status_w0 = BTreeMap::new();
         let mut last = (Instant::now(), 0_u64);
-        let (cpu1, rss_w1) = loop {
+        let (cpu1, status_w1) = loop {
             let now = Instant::now();
             if cpu0.is_none() && now >= w0 {
                 cpu0 = Some(CpuSnap::take(self.emulator.pid()));
-                rss_w0 = status_kb().get("VmRSS").copied().unwrap_or(0);
+                status_w0 = status_kb();
             }
             if now >= w1 {
-                let rss = status_kb().get("VmRSS").copied().unwrap_or(0);
-                break (CpuSnap::take(self.emulator.pid()), rss);
+                let status = status_kb();
+                break (CpuSnap::take(self.emulator.pid()), status);
             }
             let stats = engine.stats();
             let accepted: u64 = stats.values().map(|s| s.accepted).sum();
@@ -610,9 +610,12 @@ impl<'a> Bench<'a> {
             idle: idle_latency(&idle_sends, &observed.idle_requests, window, &self.clock),
             memory: Memory {
                 vm_hwm_mb: target::proc_stats(None).peak_rss_kb as f64 / 1024.0,
-                rss_at_window_start_mb: rss_w0 as f64 / 1024.0,
-                rss_at_window_end_mb: rss_w1 as f64 / 1024.0,
+                rss_at_window_start_mb: status_w0.get("VmRSS").copied().unwrap_or(0) as f64
+                    / 1024.0,
+                rss_at_window_end_mb: status_w1.get("VmRSS").copied().unwrap_or(0) as f64 / 1024.0,
                 rss_max_in_window_mb: observed.rss_max_in_window_kb as f64 / 1024.0,
+                status_at_window_start: status_w0,
+                status_at_window_end: status_w1,
                 queue: self.queue.clone(),
                 emulator_vm_hwm_mb: emulator_hwm as f64 / 1024.0,
             },

@@ -112,6 +112,10 @@ pub struct Memory {
     pub rss_at_window_start_mb: f64,
     pub rss_at_window_end_mb: f64,
     pub rss_max_in_window_mb: f64,
+    /// `/proc/self/status` at the window's start and end (RssAnon is the heap; RssFile and
+    /// RssShmem include SQLite's memory-mapped WAL index).
+    pub status_at_window_start: BTreeMap<String, u64>,
+    pub status_at_window_end: BTreeMap<String, u64>,
     pub queue: QueueMemory,
     /// The emulator's peak RSS (its own process).
     pub emulator_vm_hwm_mb: f64,
