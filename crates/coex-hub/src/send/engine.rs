@@ -278,12 +278,17 @@ impl SendEngine {
                 .collect()
         };
         for (number, control) in &running {
+            // `started` before the lease's timestamp: the fence never outlives the lease.
+            let started = tokio::time::Instant::now();
+            let now = (inner.clock)();
             match inner
                 .store
                 .acquire_lane(number, &inner.owner, now, ttl)
                 .await
             {
-                Ok(LeaseOutcome::Renewed | LeaseOutcome::Acquired { .. }) => {}
+                Ok(LeaseOutcome::Renewed | LeaseOutcome::Acquired { .. }) => {
+                    control.renewed(started, &inner.settings);
+                }
                 Ok(LeaseOutcome::Busy { owner, .. }) => {
                     tracing::warn!(number = %number, %owner, "lane lease lost to another process");
                     control.lose_lease();
@@ -311,6 +316,8 @@ impl SendEngine {
             if running.iter().any(|(n, _)| *n == number) {
                 continue;
             }
+            let started = tokio::time::Instant::now();
+            let now = (inner.clock)();
             match inner
                 .store
                 .acquire_lane(&number, &inner.owner, now, ttl)
@@ -318,7 +325,7 @@ impl SendEngine {
             {
                 Ok(LeaseOutcome::Acquired { .. } | LeaseOutcome::Renewed) => {
                     match inner.store.get_number(&number).await {
-                        Ok(n) => self.start_lane(n, shutdown.clone()),
+                        Ok(n) => self.start_lane(n, started, shutdown.clone()),
                         Err(e) => {
                             tracing::warn!(number = %number, error = %e, "cannot start the lane")
                         }
@@ -330,8 +337,13 @@ impl SendEngine {
         }
     }
 
-    fn start_lane(&self, number: Number, shutdown: watch::Receiver<bool>) {
-        let control = Arc::new(LaneControl::new(&number, &self.inner.settings));
+    fn start_lane(
+        &self,
+        number: Number,
+        leased_at: tokio::time::Instant,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let control = Arc::new(LaneControl::new(&number, &self.inner.settings, leased_at));
         let id = number.id.clone();
         tracing::info!(number = %id, kind = %number.kind, "lane started");
         let task = tokio::spawn(lane::run(

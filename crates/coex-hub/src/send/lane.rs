@@ -51,6 +51,8 @@ struct ControlState {
     paused_until: Option<Instant>,
     stopped: bool,
     lease_lost: bool,
+    /// The lease fence: requests start only before this instant (see [`LaneControl::renewed`]).
+    lease_fence: Instant,
     can_send: bool,
     target_mps: u32,
     /// Consecutive number-wide pauses, for their backoff.
@@ -68,12 +70,14 @@ struct Snapshot {
 }
 
 impl LaneControl {
-    pub fn new(number: &Number, settings: &SendSettings) -> Self {
+    /// `leased_at`: when the statement that took the lane's lease started.
+    pub fn new(number: &Number, settings: &SendSettings, leased_at: Instant) -> Self {
         Self {
             state: Mutex::new(ControlState {
                 paused_until: None,
                 stopped: false,
                 lease_lost: false,
+                lease_fence: fence_after(leased_at, settings),
                 can_send: number.state.can_send(),
                 target_mps: settings.throughput(number.kind).outbound_cap_mps,
                 number_x: 0,
@@ -114,6 +118,28 @@ impl LaneControl {
     pub fn lose_lease(&self) {
         self.lock().lease_lost = true;
         self.wake();
+    }
+
+    /// A renewal of the lease that started at `started` succeeded: requests may start until
+    /// `started + lease_ttl - lease_margin`. The store's lease runs until at least
+    /// `started + lease_ttl` (it is stamped after the statement began), so no other process
+    /// can take the lane over (and re-queue this lane's claimed sends) before the fence.
+    pub fn renewed(&self, started: Instant, settings: &SendSettings) {
+        let fence = fence_after(started, settings);
+        let reopened = {
+            let mut s = self.lock();
+            let was_closed = s.lease_fence <= Instant::now();
+            s.lease_fence = s.lease_fence.max(fence);
+            was_closed
+        };
+        if reopened {
+            self.wake();
+        }
+    }
+
+    /// Whether a request may start now under the lease fence.
+    fn within_fence(&self) -> bool {
+        Instant::now() < self.lock().lease_fence
     }
 
     pub fn set_can_send(&self, can: bool) {
@@ -177,6 +203,11 @@ impl LaneControl {
     async fn notified(&self) {
         self.wake.notified().await;
     }
+}
+
+/// The instant before which a lease renewed (or taken) at `started` keeps requests safe.
+fn fence_after(started: Instant, settings: &SendSettings) -> Instant {
+    started + settings.lease_ttl.saturating_sub(settings.lease_margin())
 }
 
 fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
@@ -380,6 +411,17 @@ pub(crate) async fn run(
         let Ok(global_permit) = inner.in_flight.clone().acquire_owned().await else {
             break;
         };
+        // The lease fence, checked last, right before the request: if this process stalled
+        // (or its store did) and no renewal succeeded in time, another process may be about
+        // to take the lane over and queue its claimed sends again. The lane waits for the
+        // next renewal; a lost lease ends it and gives the buffer up.
+        if !control.within_fence() {
+            drop((lane_permit, global_permit));
+            buffer.push_front(item);
+            tracing::warn!(number = %number.id, "no lease renewal in time; requests wait for the next one");
+            wait(&control, &mut shutdown, settings.lease_renew).await;
+            continue;
+        }
         tokio::spawn(attempt(
             inner.clone(),
             control.clone(),

@@ -54,7 +54,9 @@ pub struct SendSettings {
     /// Attempts before a send with transient errors fails.
     pub max_attempts: u32,
     /// A lane's lease lasts this long unless renewed; a dead owner's lanes are taken over
-    /// after at most `lease_ttl + lease_renew`.
+    /// after at most `lease_ttl + lease_renew`. A lane starts a request only until
+    /// `lease_ttl - lease_margin()` after its last successful renewal began (the lease
+    /// fence), so a stalled process never sends what a new owner has queued again.
     pub lease_ttl: Duration,
     pub lease_renew: Duration,
     /// How often an idle lane looks for work queued by another process.
@@ -113,6 +115,13 @@ impl SendSettings {
             Some(self.cloud_api_mps),
             self.coexistence_outbound_mps,
         )
+    }
+
+    /// How long before its lease could lapse a lane stops starting requests: a quarter of
+    /// `lease_ttl` (5 s of the default 20 s), room for clock drift between processes and
+    /// for a request on its way to Meta.
+    pub fn lease_margin(&self) -> Duration {
+        self.lease_ttl / 4
     }
 
     /// The lease owner name of this process.

@@ -776,3 +776,163 @@ async fn idempotency_keys(b: Backend) {
     assert!(env.store().enqueue(&again).await.is_err(), "another body");
     env.finish().await;
 }
+
+/// Holds the number's lane row as a stalled store would: on SQLite the database's write
+/// lock (`BEGIN IMMEDIATE`), on PostgreSQL the row's lock. Either way the hub's lease
+/// renewals wait behind it while its lane could still send from the sends it claimed.
+enum Stall {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Stall {
+    /// Takes the lock; returns it with the lease's expiry as stored.
+    async fn begin(url: &str, b: Backend, n: &str) -> (Stall, i64) {
+        use sqlx::{Connection, Row};
+        match b {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let row =
+                    sqlx::query("SELECT lease_expires_at FROM send_lanes WHERE number_id = ?")
+                        .bind(n)
+                        .fetch_one(&mut c)
+                        .await
+                        .unwrap();
+                (Stall::Sqlite(c), row.get::<i64, _>(0))
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                let row = sqlx::query(
+                    "SELECT lease_expires_at FROM send_lanes WHERE number_id = $1 FOR UPDATE",
+                )
+                .bind(n)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+                (Stall::Postgres(c), row.get::<i64, _>(0))
+            }
+        }
+    }
+
+    /// Another process takes the expired lane over, as `acquire_lane` would: the lease is
+    /// its own and the sends left `sending` are queued again. Returns how many.
+    async fn take_over(self, n: &str, until: i64) -> u64 {
+        let lease = "UPDATE send_lanes SET owner = 'intruder', lease_expires_at = $1 \
+                     WHERE number_id = $2";
+        let recover = "UPDATE sends SET state = 'queued', claimed_by = NULL, waiting = 'recovered' \
+                       WHERE number_id = $1 AND state = 'sending'";
+        match self {
+            Stall::Sqlite(mut c) => {
+                let q = |s: &str| s.replace("$1", "?1").replace("$2", "?2");
+                sqlx::query(&q(lease))
+                    .bind(until)
+                    .bind(n)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let r = sqlx::query(&q(recover))
+                    .bind(n)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                r.rows_affected()
+            }
+            Stall::Postgres(mut c) => {
+                sqlx::query(lease)
+                    .bind(until)
+                    .bind(n)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let r = sqlx::query(recover).bind(n).execute(&mut c).await.unwrap();
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                r.rows_affected()
+            }
+        }
+    }
+}
+
+both!(lease_fence_after_a_stall);
+/// A lane keeps sends it claimed in memory. If its process (here: its store) stalls past the
+/// lease, another process takes the lane over and queues those sends again; the lane must not
+/// send them too. The lease fence stops requests before the lease can lapse.
+async fn lease_fence_after_a_stall(b: Backend) {
+    let mut env = Env::start(b).await;
+    let n = env.coex();
+    // A slow lane holding a large buffer: one send per second, up to 100 claimed at once.
+    env.hubs[0].stop().await;
+    let settings = coex_hub::send::SendSettings {
+        coexistence_outbound_mps: 1,
+        claim_batch: Some(100),
+        lease_ttl: Duration::from_secs(20),
+        lease_renew: Duration::from_secs(5),
+        ..test_settings()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let i = env.start_hub(listener, settings).await;
+    env.hubs.swap(0, i);
+    // The backlog is queued while the lane is stopped, so that it claims it at once.
+    env.store()
+        .stop_lane(&n, None, "queueing the backlog", env.now())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let to = format!("+1555060{i:04}");
+        ids.push(
+            env.send_ok(&n, template(&to, "hello_world", "en_US", &[]))
+                .await,
+        );
+    }
+    let resumed = env
+        .http
+        .post(format!("{}/v1/numbers/{n}/lane/resume", env.hub().url))
+        .send()
+        .await
+        .unwrap();
+    assert!(resumed.status().is_success());
+    env.wait_state(ids[0], "accepted").await;
+    // Wait until the lane holds most of the backlog in memory.
+    let mut held = false;
+    for _ in 0..600 {
+        let lane = env.get_json(&format!("/v1/numbers/{n}/lane")).await;
+        if lane["sending"].as_u64().unwrap() >= 50 {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(held, "the lane never claimed the backlog");
+
+    // The store stalls: renewals wait. The lease lapses, and 5 s later another process
+    // takes the lane over.
+    let (stall, expires) = Stall::begin(&env.db.url, b, n.as_str()).await;
+    while env.now().as_millis() < expires + 5_000 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let recovered = stall.take_over(n.as_str(), expires + 3_600_000).await;
+    assert!(recovered > 0, "the lane held claimed sends at the takeover");
+    // The lane learns of the takeover at its next renewal and gives its buffer up.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let sends = env.graph_sends(&n).await;
+    assert!(!sends.is_empty());
+    let late: Vec<i64> = sends
+        .iter()
+        .map(|(at, _, _)| *at)
+        .filter(|at| *at >= expires)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "requests after the lease lapsed at {expires}: {late:?}"
+    );
+    let lane = env.get_json(&format!("/v1/numbers/{n}/lane")).await;
+    assert_eq!(lane["owner"], "intruder", "{lane}");
+    assert!(env.hubs[0].service.engine().running_lanes().is_empty());
+    env.finish().await;
+}
