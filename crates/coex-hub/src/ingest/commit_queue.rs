@@ -12,10 +12,21 @@
 //! One item must not sink the others it shares a transaction with: when a batch fails for a
 //! reason that may lie in one item's content (not an unavailable store), its items are
 //! committed again one by one, so only the item at fault fails.
+//!
+//! Background work that writes to the same store (the history fan-out) asks for a turn with
+//! [`CommitQueue::background_turn`]: it is granted while the writers are idle (nothing queued,
+//! nothing being gathered or committed), or after a bounded wait, so live webhooks wait for at
+//! most one background piece, and the background still progresses under sustained load.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 
 /// What a batch is committed through: the store, in production.
 pub trait BatchSink: Send + Sync + 'static {
@@ -91,12 +102,30 @@ pub struct CommitQueue<S: BatchSink> {
     // Why a bounded mpsc: it is the queue itself, and its bound is the back-pressure that
     // turns overload into fast 503s.
     tx: mpsc::Sender<Waiting<S>>,
+    gate: Arc<Gate>,
+}
+
+/// Who may write now: the commit writers (shared) or one background task (exclusive).
+#[derive(Debug, Default)]
+struct Gate {
+    // Why an RwLock: writers commit side by side (several on PostgreSQL) under read guards; a
+    // background piece takes the write guard, so it never runs beside a live commit.
+    turn: Arc<RwLock<()>>,
+    /// Writers holding items (gathering a batch or committing it).
+    busy: AtomicUsize,
+}
+
+/// A background task's turn at the store; live commits wait until it is dropped.
+#[derive(Debug)]
+pub struct BackgroundTurn {
+    _guard: OwnedRwLockWriteGuard<()>,
 }
 
 impl<S: BatchSink> Clone for CommitQueue<S> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -120,10 +149,35 @@ impl<S: BatchSink> CommitQueue<S> {
         // Why a mutex around the receiver: several writers share one queue; whoever holds the
         // lock gathers the next batch, so batches never interleave items.
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let gate = Arc::new(Gate::default());
         let writers = (0..config.writers.max(1))
-            .map(|_| tokio::spawn(writer(sink.clone(), rx.clone(), config)))
+            .map(|_| tokio::spawn(writer(sink.clone(), rx.clone(), gate.clone(), config)))
             .collect();
-        (Self { tx }, writers)
+        (Self { tx, gate }, writers)
+    }
+
+    /// Waits for a turn for background work: at once when the writers are idle, else when
+    /// they become idle, but never longer than `max_wait` (then the turn is taken between two
+    /// batches anyway, so background work is not starved by sustained load).
+    pub async fn background_turn(&self, max_wait: Duration) -> BackgroundTurn {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            if self.depth() == 0
+                && self.gate.busy.load(Ordering::Acquire) == 0
+                && let Ok(guard) = self.gate.turn.clone().try_write_owned()
+            {
+                // Re-checked under the guard: a writer that took items meanwhile waits for us.
+                if self.gate.busy.load(Ordering::Acquire) == 0 {
+                    return BackgroundTurn { _guard: guard };
+                }
+                drop(guard);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let guard = self.gate.turn.clone().write_owned().await;
+                return BackgroundTurn { _guard: guard };
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Queues `item` and waits until it is committed. Fails at once with
@@ -148,12 +202,14 @@ impl<S: BatchSink> CommitQueue<S> {
 async fn writer<S: BatchSink>(
     sink: Arc<S>,
     rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Waiting<S>>>>,
+    gate: Arc<Gate>,
     config: CommitQueueConfig,
 ) {
     loop {
         let batch = {
             let mut rx = rx.lock().await;
             let Some(first) = rx.recv().await else { return };
+            gate.busy.fetch_add(1, Ordering::AcqRel);
             let mut batch = Vec::with_capacity(config.max_batch.min(64));
             batch.push(first);
             let deadline = tokio::time::Instant::now() + config.linger;
@@ -179,30 +235,42 @@ async fn writer<S: BatchSink>(
         };
         let (items, waiters): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|w| (w.item, w.done)).unzip();
-        let count = items.len();
-        match sink.flush(items).await {
-            Ok(outputs) => answer(waiters, outputs),
-            Err(Failed { error, items })
-                if count > 1 && items.len() == count && sink.isolate(&error) =>
-            {
-                tracing::warn!(%error, items = count, "commit batch failed; committing its items one by one");
-                for (item, done) in items.into_iter().zip(waiters) {
-                    match sink.flush(vec![item]).await {
-                        Ok(outputs) => answer(vec![done], outputs),
-                        Err(f) => {
-                            let err = CommitError::Failed(f.error.to_string());
-                            tracing::warn!(%err, "commit of one item failed");
-                            let _ = done.send(Err(err));
-                        }
+        let turn = gate.turn.read().await;
+        commit(&*sink, items, waiters).await;
+        drop(turn);
+        gate.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Commits one gathered batch and answers its waiters.
+async fn commit<S: BatchSink>(
+    sink: &S,
+    items: Vec<S::Item>,
+    waiters: Vec<oneshot::Sender<Result<S::Output, CommitError>>>,
+) {
+    let count = items.len();
+    match sink.flush(items).await {
+        Ok(outputs) => answer(waiters, outputs),
+        Err(Failed { error, items })
+            if count > 1 && items.len() == count && sink.isolate(&error) =>
+        {
+            tracing::warn!(%error, items = count, "commit batch failed; committing its items one by one");
+            for (item, done) in items.into_iter().zip(waiters) {
+                match sink.flush(vec![item]).await {
+                    Ok(outputs) => answer(vec![done], outputs),
+                    Err(f) => {
+                        let err = CommitError::Failed(f.error.to_string());
+                        tracing::warn!(%err, "commit of one item failed");
+                        let _ = done.send(Err(err));
                     }
                 }
             }
-            Err(f) => {
-                let err = CommitError::Failed(f.error.to_string());
-                tracing::warn!(%err, items = count, "commit batch failed");
-                for done in waiters {
-                    let _ = done.send(Err(err.clone()));
-                }
+        }
+        Err(f) => {
+            let err = CommitError::Failed(f.error.to_string());
+            tracing::warn!(%err, items = count, "commit batch failed");
+            for done in waiters {
+                let _ = done.send(Err(err.clone()));
             }
         }
     }

@@ -4,7 +4,13 @@
 //! Each body is normalised, its history messages are split into transactions of
 //! `fanout_chunk` messages, and the last transaction marks the archive processed. A crash in
 //! between is harmless: the body stays pending and is applied again, and the store
-//! de-duplicates messages by wamid. A body that fails on its data (it would fail forever) is
+//! de-duplicates messages by wamid.
+//!
+//! Every piece waits for a background turn ([`CommitQueue::background_turn`]): it runs while
+//! the commit writers are idle, or after [`MAX_WAIT`] between two live batches, so a live
+//! webhook waits for at most one piece (on SQLite all writes share one connection), and a
+//! history import still progresses under sustained live load. Under such load the import
+//! lags; the benchmark reports by how much. A body that fails on its data (it would fail forever) is
 //! marked processed with a change error saying why, so it does not hold back the bodies
 //! after it.
 //!
@@ -23,6 +29,13 @@ use coex_store::{SqlStore, Store, StoreError};
 use tokio::sync::watch;
 
 use super::{Ingestor, add_summary, events_of, quarantine_item};
+
+#[cfg(doc)]
+use super::commit_queue::CommitQueue;
+
+/// Longest a background piece waits for the commit writers to go idle before it takes its
+/// turn between two live batches anyway.
+pub const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// How often pending archives are looked for when nothing signalled (another process on the
 /// same PostgreSQL may have archived them), and parked patches swept.
@@ -64,10 +77,13 @@ pub async fn run(ingestor: Arc<Ingestor>, mut shutdown: watch::Receiver<bool>) {
 
 /// Runs an empty batch: the store applies every parked patch whose message now exists.
 async fn sweep_parked(ingestor: &Ingestor) -> Result<(), StoreError> {
-    let outcome = ingestor
-        .store()
-        .apply_batch(&IngestBatch { items: Vec::new() })
-        .await?;
+    let outcome = {
+        let _turn = ingestor.background_turn(MAX_WAIT).await;
+        ingestor
+            .store()
+            .apply_batch(&IngestBatch { items: Vec::new() })
+            .await?
+    };
     if outcome.summary.patches_applied > 0 {
         tracing::info!(
             patches = outcome.summary.patches_applied,
@@ -114,9 +130,12 @@ pub async fn drain_once(ingestor: &Ingestor) -> Result<usize, StoreError> {
                         &archive.body,
                         &e,
                     );
-                    let outcome = store
-                        .apply_batch(&IngestBatch { items: vec![item] })
-                        .await?;
+                    let outcome = {
+                        let _turn = ingestor.background_turn(MAX_WAIT).await;
+                        store
+                            .apply_batch(&IngestBatch { items: vec![item] })
+                            .await?
+                    };
                     ingestor.count(|t| {
                         add_summary(&mut t.store, &outcome.summary);
                         t.quarantined += 1;
@@ -138,7 +157,8 @@ async fn apply_in_pieces(
     events: Vec<Ingest>,
     chunk: usize,
 ) -> Result<(), StoreError> {
-    let mut pieces: Vec<Vec<Ingest>> = Vec::new();
+    // Each piece, and whether it continues a chunk whose first piece came before.
+    let mut pieces: Vec<(Vec<Ingest>, bool)> = Vec::new();
     let mut small = Vec::new();
     for event in events {
         match event {
@@ -151,23 +171,28 @@ async fn apply_in_pieces(
                     messages,
                 } = h;
                 let mut rest = messages;
+                let mut continuation = false;
                 while !rest.is_empty() {
                     let tail = rest.split_off(rest.len().min(chunk));
-                    pieces.push(vec![Ingest::HistoryChunk(HistoryChunk {
-                        number: number.clone(),
-                        phase,
-                        chunk_order,
-                        progress,
-                        messages: std::mem::replace(&mut rest, tail),
-                    })]);
+                    pieces.push((
+                        vec![Ingest::HistoryChunk(HistoryChunk {
+                            number: number.clone(),
+                            phase,
+                            chunk_order,
+                            progress,
+                            messages: std::mem::replace(&mut rest, tail),
+                        })],
+                        continuation,
+                    ));
+                    continuation = true;
                 }
             }
             other => small.push(other),
         }
     }
-    pieces.push(small);
+    pieces.push((small, false));
     let last = pieces.len() - 1;
-    for (i, events) in pieces.into_iter().enumerate() {
+    for (i, (events, continuation)) in pieces.into_iter().enumerate() {
         let batch = IngestBatch {
             items: vec![IngestItem {
                 received_at,
@@ -179,7 +204,14 @@ async fn apply_in_pieces(
                 events,
             }],
         };
-        let outcome = store.apply_batch(&batch).await?;
+        let mut outcome = {
+            let _turn = ingestor.background_turn(MAX_WAIT).await;
+            store.apply_batch(&batch).await?
+        };
+        if continuation {
+            // The store saw the chunk's row, stored by the first piece: not a duplicate.
+            outcome.summary.history_chunks_duplicate = 0;
+        }
         ingestor.count(|t| add_summary(&mut t.store, &outcome.summary));
         if !outcome.appended.is_empty() {
             ingestor.notify_feed();

@@ -228,6 +228,15 @@ impl Ingestor {
         self.sweep.clone()
     }
 
+    /// A turn at the store for background work, between live commits (see
+    /// [`CommitQueue::background_turn`]).
+    pub(crate) async fn background_turn(
+        &self,
+        max_wait: std::time::Duration,
+    ) -> commit_queue::BackgroundTurn {
+        self.queue.background_turn(max_wait).await
+    }
+
     pub(crate) fn store(&self) -> &SqlStore {
         &self.store
     }

@@ -50,7 +50,11 @@ pub(crate) async fn run(
     let archives = a.archive_all(batch).await?;
     a.record_statuses(batch).await?;
     for (item, archive) in batch.items.iter().zip(&archives) {
-        a.summary.webhooks += 1;
+        // A webhook is a body Meta sent: events the hub made itself, and the pieces a large
+        // body is applied in (all but the last, which marks its archive), are not one.
+        if !matches!(item.archive, ArchiveInput::None) {
+            a.summary.webhooks += 1;
+        }
         a.received_at = item.received_at;
         a.archive = *archive;
         for event in &item.events {
