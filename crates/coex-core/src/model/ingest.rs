@@ -74,6 +74,9 @@ pub enum ArchiveInput {
     New(RawWebhook),
     /// The body was archived earlier (acknowledged first, applied later); mark it processed.
     Existing(ArchiveId),
+    /// Archive this body unprocessed, to be applied later (a large history chunk: archived
+    /// in a grouped commit before its 200, fanned out in the background).
+    Deferred(RawWebhook),
 }
 
 /// Many webhooks' events, applied in one transaction (group commit).

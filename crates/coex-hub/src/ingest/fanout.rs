@@ -35,7 +35,7 @@ use super::commit_queue::CommitQueue;
 
 /// Longest a background piece waits for the commit writers to go idle before it takes its
 /// turn between two live batches anyway.
-pub const MAX_WAIT: Duration = Duration::from_millis(50);
+pub const MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// How often pending archives are looked for when nothing signalled (another process on the
 /// same PostgreSQL may have archived them), and parked patches swept.

@@ -70,7 +70,7 @@ impl Default for IngestConfig {
         Self {
             queue: CommitQueueConfig::default(),
             defer_bytes: 256 * 1024,
-            fanout_chunk: 500,
+            fanout_chunk: 100,
         }
     }
 }
@@ -146,23 +146,25 @@ impl Ingestor {
     pub async fn accept(&self, body: Bytes) -> Result<IngestReceipt, IngestError> {
         let received_at = (self.clock)();
         if body.len() >= self.config.defer_bytes {
-            let raw = RawWebhook {
-                body: body.to_vec(),
-                signature_ok: true,
+            // Archived in the next grouped commit (sharing its fsync with live webhooks rather
+            // than taking the single SQLite writer for a transaction of its own).
+            let item = IngestItem {
                 received_at,
+                archive: ArchiveInput::Deferred(RawWebhook {
+                    body: body.to_vec(),
+                    signature_ok: true,
+                    received_at,
+                }),
+                events: Vec::new(),
             };
-            let id = self
-                .store
-                .archive_webhook(&raw)
-                .await
-                .map_err(|e| IngestError::Store(e.to_string()))?;
+            let id = self.submit(item).await?;
             self.deferred.notify_one();
             self.count(|t| {
                 t.acked += 1;
                 t.deferred += 1;
             });
             return Ok(IngestReceipt {
-                archive: Some(id.get()),
+                archive: id.map(|a| a.get()),
                 events: 0,
                 deferred: true,
             });
@@ -178,15 +180,22 @@ impl Ingestor {
             }),
             events,
         };
+        let archive = self.submit(item).await?;
+        self.count(|t| t.acked += 1);
+        Ok(IngestReceipt {
+            archive: archive.map(|a| a.get()),
+            events: count,
+            deferred: false,
+        })
+    }
+
+    /// Commits one item through the queue; returns its archive id.
+    async fn submit(
+        &self,
+        item: IngestItem,
+    ) -> Result<Option<coex_core::model::ArchiveId>, IngestError> {
         match self.queue.submit(item).await {
-            Ok(archive) => {
-                self.count(|t| t.acked += 1);
-                Ok(IngestReceipt {
-                    archive: archive.map(|a| a.get()),
-                    events: count,
-                    deferred: false,
-                })
-            }
+            Ok(archive) => Ok(archive),
             Err(CommitError::Full) => {
                 self.count(|t| t.refused_busy += 1);
                 Err(IngestError::Busy)
@@ -385,7 +394,7 @@ impl BatchSink for StoreSink {
             && error.is_data_error()
         {
             let body = match &item.archive {
-                ArchiveInput::New(raw) => raw.body.as_slice(),
+                ArchiveInput::New(raw) | ArchiveInput::Deferred(raw) => raw.body.as_slice(),
                 _ => &[],
             };
             let replacement = IngestBatch {

@@ -50,9 +50,13 @@ pub(crate) async fn run(
     let archives = a.archive_all(batch).await?;
     a.record_statuses(batch).await?;
     for (item, archive) in batch.items.iter().zip(&archives) {
-        // A webhook is a body Meta sent: events the hub made itself, and the pieces a large
-        // body is applied in (all but the last, which marks its archive), are not one.
-        if !matches!(item.archive, ArchiveInput::None) {
+        // A webhook is a body Meta sent, applied: events the hub made itself, the pieces a
+        // large body is applied in (all but the last, which marks its archive), and a body
+        // only archived for later are not one.
+        if matches!(
+            item.archive,
+            ArchiveInput::New(_) | ArchiveInput::Existing(_)
+        ) {
             a.summary.webhooks += 1;
         }
         a.received_at = item.received_at;
@@ -190,12 +194,13 @@ impl<'a, 'c> Applier<'a, 'c> {
     /// identity sequence), so sorting them restores the row order.
     async fn archive_all(&mut self, batch: &IngestBatch) -> Result<Vec<Option<ArchiveId>>> {
         let mut ids: Vec<Option<ArchiveId>> = vec![None; batch.items.len()];
-        let fresh: Vec<(usize, &RawWebhook)> = batch
+        let fresh: Vec<(usize, &RawWebhook, bool)> = batch
             .items
             .iter()
             .enumerate()
             .filter_map(|(i, item)| match &item.archive {
-                ArchiveInput::New(raw) => Some((i, raw)),
+                ArchiveInput::New(raw) => Some((i, raw, true)),
+                ArchiveInput::Deferred(raw) => Some((i, raw, false)),
                 _ => None,
             })
             .collect();
@@ -207,11 +212,12 @@ impl<'a, 'c> Applier<'a, 'c> {
                 values_list(self.conn.dialect(), len, 4)
             );
             let mut binds = Vec::with_capacity(len * 4);
-            for (_, raw) in rows {
+            for (_, raw, processed) in rows {
                 binds.push(raw.received_at.to_arg());
                 binds.push(raw.signature_ok.to_arg());
                 binds.push(raw.body.as_slice().to_arg());
-                binds.push(self.now.to_arg());
+                // A deferred body stays pending until the background applies it.
+                binds.push(Arg::Int(processed.then_some(self.now.as_millis())));
             }
             let returned = self.conn.all(&sql, &binds).await?;
             let mut new_ids = returned
@@ -219,7 +225,7 @@ impl<'a, 'c> Applier<'a, 'c> {
                 .map(|r| r.i64("id"))
                 .collect::<Result<Vec<_>>>()?;
             new_ids.sort_unstable();
-            for ((item, _), id) in rows.iter().zip(new_ids) {
+            for ((item, _, _), id) in rows.iter().zip(new_ids) {
                 ids[*item] = Some(ArchiveId::new(id));
             }
             self.summary.archived += len as u64;
