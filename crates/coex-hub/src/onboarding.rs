@@ -8,12 +8,17 @@
 //! and text), shown by `GET /v1/numbers/{id}/sync`, and never retried: a job of either kind,
 //! in any state, means "asked already". Any other failure (Meta or the network down) stores
 //! nothing, so the next start asks again.
+//!
+//! A number that left the platform (disconnected, offboarded, app uninstalled) and was
+//! onboarded again may be synced again: onboarding asks once more for every job older than
+//! the number's last departure. Meta accepting means a new onboarding, and the job starts
+//! over; Meta refusing means the same onboarding came back, and the earlier job stands.
 
 use coex_core::{
     PhoneNumber, PhoneNumberId, WabaId,
     model::{
-        MessagingTier, MetaError, NewNumber, NumberKind, NumberState, SyncKind, Timestamp,
-        WorkspaceId,
+        AccountEventKind, MessagingTier, MetaError, NewNumber, NumberKind, NumberState, SyncKind,
+        Timestamp, WorkspaceId,
     },
 };
 use coex_meta::graph::{
@@ -125,22 +130,40 @@ pub async fn onboard_number(
         return Ok(result);
     }
     let jobs = store.sync_progress(&info.id).await?;
-    let requested = |k: SyncKind| jobs.iter().any(|j| j.kind == k);
+    let left_at = last_departure(store, &info.id).await?;
     // Contacts first, then history: the order Meta documents.
     for (sync_kind, sync_type) in [
         (SyncKind::Contacts, SyncType::SmbAppStateSync),
         (SyncKind::History, SyncType::History),
     ] {
-        if requested(sync_kind) {
-            continue;
-        }
+        let job = jobs.iter().find(|j| j.kind == sync_kind);
+        // A job asked for before the number last left the platform belongs to an earlier
+        // onboarding: this may be a new one, which Meta lets us ask again (it says 2593107
+        // if it is the same onboarding coming back).
+        let again = match (job, left_at) {
+            (None, _) => false,
+            (Some(j), Some(left)) if j.requested_at.is_none_or(|r| r <= left) => true,
+            (Some(_), _) => continue,
+        };
         let outcome = match graph.smb_app_data(&info.id, sync_type).await {
             Ok(resp) => {
-                store
-                    .record_sync_request(&info.id, sync_kind, &resp.request_id, now)
-                    .await?;
-                tracing::info!(number = %info.id, kind = %sync_kind, request_id = %resp.request_id, "sync requested");
+                if again {
+                    store
+                        .restart_sync(&info.id, sync_kind, &resp.request_id, now)
+                        .await?;
+                    tracing::info!(number = %info.id, kind = %sync_kind, request_id = %resp.request_id, "new onboarding: sync requested again");
+                } else {
+                    store
+                        .record_sync_request(&info.id, sync_kind, &resp.request_id, now)
+                        .await?;
+                    tracing::info!(number = %info.id, kind = %sync_kind, request_id = %resp.request_id, "sync requested");
+                }
                 Ok(resp.request_id.to_string())
+            }
+            Err(e) if again => {
+                // The earlier job and what it imported stay as they are.
+                tracing::info!(number = %info.id, kind = %sync_kind, error = %e, "asked for the sync again after the number came back; Meta refused, the earlier sync stands");
+                Err(e.to_string())
             }
             Err(e) => {
                 if let Some(refusal) = refusal(&e) {
@@ -160,6 +183,27 @@ pub async fn onboard_number(
         }
     }
     Ok(result)
+}
+
+/// When the number last left the platform (disconnected, offboarded or the app uninstalled),
+/// by Meta's time of the event; `None` if it never did (in its recent events).
+async fn last_departure(
+    store: &SqlStore,
+    number: &PhoneNumberId,
+) -> Result<Option<Timestamp>, OnboardingError> {
+    // Newest first; departures are rare, so the last page of events holds the latest one.
+    let events = store.number_events(number, 200).await?;
+    Ok(events
+        .iter()
+        .find(|e| {
+            matches!(
+                e.kind,
+                AccountEventKind::PartnerRemoved
+                    | AccountEventKind::AccountOffboarded
+                    | AccountEventKind::PartnerAppUninstalled
+            )
+        })
+        .map(|e| e.occurred_at))
 }
 
 /// Meta's error, when it refuses the sync for good for this onboarding: requested already
@@ -185,14 +229,52 @@ fn refusal(e: &GraphError) -> Option<MetaError> {
     })
 }
 
-/// The store's tier for Meta's limit. The store still names the 2,000 tier by its older
-/// 1,000 name (spec §5.4); both mean "the tier after 250".
+/// The store's tier for Meta's limit (spec §5.4). A number that reports no tier, or one this
+/// build does not know, is held to the smallest current tier (250) until Meta says more.
 fn tier(limit: Option<&MessagingLimitTier>) -> MessagingTier {
     match limit {
-        Some(MessagingLimitTier::Tier1K | MessagingLimitTier::Tier2K) => MessagingTier::Tier1k,
+        Some(MessagingLimitTier::Tier50) => MessagingTier::Tier50,
+        Some(MessagingLimitTier::Tier1K) => MessagingTier::Tier1k,
+        Some(MessagingLimitTier::Tier2K) => MessagingTier::Tier2k,
         Some(MessagingLimitTier::Tier10K) => MessagingTier::Tier10k,
         Some(MessagingLimitTier::Tier100K) => MessagingTier::Tier100k,
         Some(MessagingLimitTier::TierUnlimited) => MessagingTier::Unlimited,
-        _ => MessagingTier::Tier250,
+        Some(MessagingLimitTier::Tier250 | MessagingLimitTier::Other(_)) | None => {
+            MessagingTier::Tier250
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_tiers_keep_their_limits() {
+        for (meta, limit) in [
+            ("TIER_50", Some(50)),
+            ("TIER_250", Some(250)),
+            ("TIER_1K", Some(1_000)),
+            ("TIER_2K", Some(2_000)),
+            ("TIER_10K", Some(10_000)),
+            ("TIER_100K", Some(100_000)),
+            ("TIER_UNLIMITED", None),
+        ] {
+            let wire: MessagingLimitTier =
+                serde_json::from_value(serde_json::Value::String(meta.into())).unwrap();
+            assert_eq!(
+                wire.daily_limit(),
+                limit.map(u64::from),
+                "{meta} on the wire"
+            );
+            assert_eq!(
+                tier(Some(&wire)).daily_limit(),
+                limit,
+                "{meta} in the store"
+            );
+        }
+        assert_eq!(tier(None), MessagingTier::Tier250);
+        let unknown: MessagingLimitTier = serde_json::from_value("TIER_5M".into()).unwrap();
+        assert_eq!(tier(Some(&unknown)), MessagingTier::Tier250);
     }
 }

@@ -157,6 +157,19 @@ pub trait Store: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = Result<SyncJob>> + Send;
 
+    /// Records an `smb_app_data` request made for a new onboarding of a number that left the
+    /// platform and came back: the sync job starts over (`requested`, progress and counters
+    /// at zero, the error cleared) and, for history, the chunks seen by the earlier import
+    /// are forgotten so the new import's chunks count. Messages already imported stay; the
+    /// new import's copies of them are recognised by their wamid.
+    fn restart_sync(
+        &self,
+        number: &PhoneNumberId,
+        kind: SyncKind,
+        request_id: &RequestId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<SyncJob>> + Send;
+
     /// Records that Meta refused an `smb_app_data` request (2593107 already requested,
     /// 2593108 past 24 h): the sync job becomes `refused` with Meta's error, so it is shown and
     /// not requested again. A job already receiving data keeps its state.

@@ -144,6 +144,40 @@ pub(crate) async fn record_sync_request(
     sync_job(c, number, kind.as_str()).await
 }
 
+pub(crate) async fn restart_sync(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    kind: SyncKind,
+    request_id: &RequestId,
+    at: Timestamp,
+) -> Result<SyncJob> {
+    if c.opt("SELECT id FROM numbers WHERE id = $1", args![number])
+        .await?
+        .is_none()
+    {
+        return Err(StoreError::not_found("number", number));
+    }
+    c.exec(
+        "INSERT INTO sync_jobs (number_id, kind, state, request_id, requested_at, progress, chunks_received, \
+           items_received) VALUES ($1, $2, 'requested', $3, $4, 0, 0, 0) \
+         ON CONFLICT (number_id, kind) DO UPDATE SET state = 'requested', request_id = excluded.request_id, \
+           requested_at = excluded.requested_at, phase = NULL, chunk_order = NULL, progress = 0, \
+           chunks_received = 0, items_received = 0, last_event_at = NULL, error_code = NULL, \
+           error_title = NULL, error_details = NULL",
+        args![number, kind, request_id, at],
+    )
+    .await?;
+    if kind == SyncKind::History {
+        // The new import numbers its phases and chunks from the start again.
+        c.exec(
+            "DELETE FROM history_chunks WHERE number_id = $1",
+            args![number],
+        )
+        .await?;
+    }
+    sync_job(c, number, kind.as_str()).await
+}
+
 pub(crate) async fn record_sync_refusal(
     c: &mut Conn<'_>,
     number: &PhoneNumberId,

@@ -271,6 +271,18 @@ impl Store for SqlStore {
         ))
     }
 
+    async fn restart_sync(
+        &self,
+        number: &PhoneNumberId,
+        kind: SyncKind,
+        request_id: &RequestId,
+        at: Timestamp,
+    ) -> Result<SyncJob> {
+        in_tx!(self, |c| setup::restart_sync(
+            c, number, kind, request_id, at
+        ))
+    }
+
     async fn record_sync_refusal(
         &self,
         number: &PhoneNumberId,

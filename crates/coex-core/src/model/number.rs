@@ -41,10 +41,14 @@ named_enum! {
 
 named_enum! {
     /// Messaging limit tier: business-initiated conversations to unique customers per rolling
-    /// 24 h (spec/cloud-api.md §5.4).
+    /// 24 h, shared by the portfolio's numbers (spec/cloud-api.md §5.4). Meta's current
+    /// ladder is 250, 2,000, 10,000, 100,000, unlimited; `tier_50` and `tier_1k` are the older
+    /// per-number tiers a number may still report.
     pub enum MessagingTier as "messaging tier" {
+        Tier50 = "tier_50",
         Tier250 = "tier_250",
         Tier1k = "tier_1k",
+        Tier2k = "tier_2k",
         Tier10k = "tier_10k",
         Tier100k = "tier_100k",
         Unlimited = "unlimited",
@@ -55,8 +59,10 @@ impl MessagingTier {
     /// Unique customers per rolling 24 h, or `None` for unlimited.
     pub fn daily_limit(self) -> Option<u32> {
         match self {
+            Self::Tier50 => Some(50),
             Self::Tier250 => Some(250),
             Self::Tier1k => Some(1_000),
+            Self::Tier2k => Some(2_000),
             Self::Tier10k => Some(10_000),
             Self::Tier100k => Some(100_000),
             Self::Unlimited => None,

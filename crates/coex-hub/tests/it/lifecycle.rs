@@ -3,7 +3,7 @@
 //! reconnection brings it back; fourteen days without opening the app disconnect it again
 //! with `PRIMARY_INACTIVITY`.
 
-use coex_core::model::{AccountEventKind, NumberState};
+use coex_core::model::{AccountEventKind, NumberState, SyncJob, SyncKind, SyncState};
 use coex_store::Store;
 use serde_json::json;
 
@@ -79,14 +79,17 @@ async fn disconnect_reconnect_and_inactivity(backend: Backend) {
         Some((NumberState::Disconnected, NumberState::Connected))
     );
     assert_eq!(env.messages(&coex).await, kept);
-    // Onboarding again (as `coex serve` does at every start) changes nothing: the syncs were
-    // requested once already.
+    // Onboarding again (as `coex serve` does at every start) asks for the syncs once more,
+    // since the number left after they were requested; Meta answers that this onboarding
+    // asked already (the app reconnected, nobody onboarded anew), and the earlier jobs stand.
+    let jobs_before = env.store.sync_progress(&coex).await.unwrap();
     let again = env.onboard().await;
-    assert!(
-        again
-            .iter()
-            .all(|n| n.history_sync.is_none() && n.contacts_sync.is_none())
-    );
+    let mine = again.iter().find(|n| n.id == coex).unwrap();
+    for answer in [&mine.contacts_sync, &mine.history_sync] {
+        let refused = answer.as_ref().unwrap().as_ref().unwrap_err();
+        assert!(refused.contains("2593107"), "{refused}");
+    }
+    assert_eq!(env.store.sync_progress(&coex).await.unwrap(), jobs_before);
     assert_eq!(
         env.store.get_number(&coex).await.unwrap().state,
         NumberState::Connected
@@ -111,3 +114,61 @@ async fn disconnect_reconnect_and_inactivity(backend: Backend) {
     env.finish().await;
 }
 both_backends!(disconnect_reconnect_and_inactivity);
+
+/// The owner disconnects, then onboards the number again: the new onboarding may ask for the
+/// contacts and the history once more, and the new import adds nothing twice.
+async fn a_new_onboarding_syncs_again(backend: Backend) {
+    let env = Env::start(backend).await;
+    let coex = env.coex();
+    // Contacts, every history chunk and the media follow-ups.
+    env.advance("10m").await;
+    env.quiesce().await;
+    let first = env.store.sync_progress(&coex).await.unwrap();
+    let history = |jobs: &[SyncJob]| {
+        jobs.iter()
+            .find(|j| j.kind == SyncKind::History)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(history(&first).state, SyncState::Complete);
+    let kept = env.messages(&coex).await;
+
+    env.advance("1h").await;
+    env.act(json!({ "action": "app_disconnects" })).await;
+    env.quiesce().await;
+    env.advance("1h").await;
+    env.ctl("POST", &format!("/numbers/{coex}/reonboard"), None)
+        .await;
+    env.quiesce().await;
+    assert_eq!(
+        env.store.get_number(&coex).await.unwrap().state,
+        NumberState::Connected
+    );
+
+    let again = env.onboard().await;
+    let mine = again.iter().find(|n| n.id == coex).unwrap();
+    let new_history = mine.history_sync.clone().unwrap().unwrap();
+    assert!(mine.contacts_sync.as_ref().unwrap().is_ok(), "{mine:?}");
+    assert_ne!(
+        Some(new_history.as_str()),
+        history(&first).request_id.as_ref().map(|r| r.as_str())
+    );
+    env.advance("10m").await;
+    env.quiesce().await;
+    let jobs = env.store.sync_progress(&coex).await.unwrap();
+    let h = history(&jobs);
+    assert_eq!(
+        h.request_id.as_ref().map(|r| r.as_str()),
+        Some(new_history.as_str())
+    );
+    assert_eq!(h.state, SyncState::Complete);
+    assert!(h.chunks_received > 0);
+    // The same history came again: nothing is stored twice.
+    assert_eq!(env.messages(&coex).await, kept);
+    // A later start asks nothing: the jobs are newer than the departure.
+    let later = env.onboard().await;
+    let mine = later.iter().find(|n| n.id == coex).unwrap();
+    assert!(mine.contacts_sync.is_none() && mine.history_sync.is_none());
+    env.finish().await;
+}
+both_backends!(a_new_onboarding_syncs_again);

@@ -46,11 +46,34 @@ impl Applier<'_, '_> {
         } else {
             ""
         };
+        // An event without a phone number names the WABA only. Offboarding and reconnection
+        // are about the phone app's device (spec/cloud-api.md §2.5), so such an event can
+        // only concern the WABA's coexistence numbers: a Cloud API sister number is left
+        // as it is.
+        let device_event = matches!(
+            e.kind,
+            AccountEventKind::AccountOffboarded | AccountEventKind::AccountReconnected
+        );
+        let only_coexistence = e.phone.is_none() && device_event;
         let sql = format!(
             "SELECT id, workspace_id, state, state_changed_at FROM numbers \
-             WHERE waba_id = $1 AND ($2 IS NULL OR display_phone = $2) ORDER BY id{lock}"
+             WHERE waba_id = $1 AND ($2 IS NULL OR display_phone = $2) \
+               AND ($3 = 0 OR kind = 'coexistence') ORDER BY id{lock}"
         );
-        let targets = self.conn.all(&sql, args![e.waba, e.phone]).await?;
+        let targets = self
+            .conn
+            .all(&sql, args![e.waba, e.phone, i64::from(only_coexistence)])
+            .await?;
+        if e.phone.is_none() && targets.len() > 1 {
+            // Meta's example of these events names no number; with several candidates the
+            // event is applied to each and the ambiguity is said out loud.
+            tracing::warn!(
+                waba = %e.waba,
+                event = %e.kind,
+                numbers = targets.len(),
+                "an account event without a phone number applies to several numbers of the WABA"
+            );
+        }
         if targets.is_empty() {
             let raw = serde_json::to_string(e).unwrap_or_default();
             self.summary.unknown_number += 1;

@@ -129,6 +129,53 @@ both!(waba_wide_events_reach_every_number, |db| async {
     );
 });
 
+both!(
+    device_events_without_a_phone_leave_cloud_api_numbers_alone,
+    |db| async {
+        db.fixture().await;
+        let mut api_only = new_number("333", "15550000003");
+        api_only.kind = NumberKind::CloudApi;
+        let api_only = db.store.upsert_number(&api_only).await.unwrap().id;
+        // Both numbers lose the platform: the WABA-wide uninstall reaches each of them.
+        db.apply(vec![account("PARTNER_APP_UNINSTALLED", 100, None, None)])
+            .await;
+        // The phone app's device comes back: Meta names no number, and only a coexistence
+        // number has such a device.
+        let s = db
+            .apply(vec![account("ACCOUNT_RECONNECTED", 200, None, None)])
+            .await;
+        assert_eq!(s.account_state_changes, 1);
+        assert_eq!(
+            db.store.get_number(&number()).await.unwrap().state,
+            NumberState::Connected
+        );
+        assert_eq!(
+            db.store.get_number(&api_only).await.unwrap().state,
+            NumberState::AppUninstalled
+        );
+        assert!(
+            db.store
+                .number_events(&api_only, 10)
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.kind != AccountEventKind::AccountReconnected)
+        );
+        // Named explicitly, an event reaches a Cloud API number as any other.
+        db.apply(vec![account(
+            "PARTNER_APP_INSTALLED",
+            300,
+            Some("15550000003"),
+            None,
+        )])
+        .await;
+        assert_eq!(
+            db.store.get_number(&api_only).await.unwrap().state,
+            NumberState::Connected
+        );
+    }
+);
+
 both!(events_for_unknown_numbers_are_kept, |db| async {
     db.fixture().await;
     let mut stranger = inbound("wamid.s", by_phone("16505551234"), 10, "to whom?");

@@ -76,3 +76,69 @@ both!(bad_urls_are_refused, |db| async {
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");
     assert_eq!(db.store.backend_name(), db.backend);
 });
+
+both!(a_new_onboarding_restarts_the_sync_jobs, |db| async {
+    db.fixture().await;
+    let req = |s: &str| coex_core::RequestId::parse(s).unwrap();
+    let chunk = |wamid: &str, progress: u8| {
+        Ingest::HistoryChunk(HistoryChunk {
+            number: number(),
+            phase: 0,
+            chunk_order: 1,
+            progress,
+            messages: vec![HistoryMessage {
+                wamid: w(wamid),
+                customer: by_phone("5511987654321"),
+                direction: Direction::Inbound,
+                timestamp: t(100),
+                content: MessageContent::text("old"),
+                status: None,
+            }],
+        })
+    };
+    db.store
+        .record_sync_request(&number(), SyncKind::History, &req("first"), t(10))
+        .await
+        .unwrap();
+    db.apply(vec![chunk("wamid.old", 100)]).await;
+    let done = db.store.sync_progress(&number()).await.unwrap();
+    assert_eq!(done[0].state, SyncState::Complete);
+
+    // The number left and was onboarded again: Meta accepted a new history request.
+    let job = db
+        .store
+        .restart_sync(&number(), SyncKind::History, &req("second"), t(20))
+        .await
+        .unwrap();
+    assert_eq!(job.state, SyncState::Requested);
+    assert_eq!(job.request_id, Some(req("second")));
+    assert_eq!(job.requested_at, Some(t(20)));
+    assert_eq!(
+        (job.progress, job.chunks_received, job.items_received),
+        (0, 0, 0)
+    );
+    assert_eq!((job.phase, job.chunk_order), (None, None));
+
+    // The new import's first chunk has the same phase and order as the old one: it counts,
+    // and the message imported before is not stored twice.
+    let s = db.apply(vec![chunk("wamid.old", 50)]).await;
+    assert_eq!((s.history_chunks, s.history_chunks_duplicate), (1, 0));
+    assert_eq!(s.history_duplicate, 1);
+    let jobs = db.store.sync_progress(&number()).await.unwrap();
+    assert_eq!(jobs[0].state, SyncState::InProgress);
+    assert_eq!((jobs[0].progress, jobs[0].chunks_received), (50, 1));
+    assert_eq!(db.message("wamid.old").await.timestamp, t(100));
+
+    // A number the store does not know is reported as such.
+    let err = db
+        .store
+        .restart_sync(
+            &coex_core::PhoneNumberId::parse("404").unwrap(),
+            SyncKind::Contacts,
+            &req("x"),
+            t(30),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+});

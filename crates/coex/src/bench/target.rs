@@ -159,7 +159,7 @@ pub async fn seed(store: &SqlStore, waba: &str, count: usize) -> anyhow::Result<
                 display_phone: n.display.clone(),
                 verified_name: Some(format!("Bench Shop {i}")),
                 kind: NumberKind::Coexistence,
-                tier: MessagingTier::Tier1k,
+                tier: MessagingTier::Tier2k,
                 initial_state: NumberState::Connected,
             })
             .await?;
