@@ -116,6 +116,17 @@ pub(crate) async fn upsert_number(
     Ok(stored)
 }
 
+/// `NotFound` unless the store knows the number.
+async fn known_number(c: &mut Conn<'_>, number: &PhoneNumberId) -> Result<()> {
+    match c
+        .opt("SELECT id FROM numbers WHERE id = $1", args![number])
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(StoreError::not_found("number", number)),
+    }
+}
+
 pub(crate) async fn record_sync_request(
     c: &mut Conn<'_>,
     number: &PhoneNumberId,
@@ -123,12 +134,7 @@ pub(crate) async fn record_sync_request(
     request_id: &RequestId,
     at: Timestamp,
 ) -> Result<SyncJob> {
-    if c.opt("SELECT id FROM numbers WHERE id = $1", args![number])
-        .await?
-        .is_none()
-    {
-        return Err(StoreError::not_found("number", number));
-    }
+    known_number(c, number).await?;
     // Data may already be arriving (Meta can answer faster than we record the request): keep
     // an in-progress or complete state, restart a declined or requested one.
     c.exec(
@@ -151,12 +157,7 @@ pub(crate) async fn restart_sync(
     request_id: &RequestId,
     at: Timestamp,
 ) -> Result<SyncJob> {
-    if c.opt("SELECT id FROM numbers WHERE id = $1", args![number])
-        .await?
-        .is_none()
-    {
-        return Err(StoreError::not_found("number", number));
-    }
+    known_number(c, number).await?;
     c.exec(
         "INSERT INTO sync_jobs (number_id, kind, state, request_id, requested_at, progress, chunks_received, \
            items_received) VALUES ($1, $2, 'requested', $3, $4, 0, 0, 0) \
@@ -185,12 +186,7 @@ pub(crate) async fn record_sync_refusal(
     error: &MetaError,
     at: Timestamp,
 ) -> Result<SyncJob> {
-    if c.opt("SELECT id FROM numbers WHERE id = $1", args![number])
-        .await?
-        .is_none()
-    {
-        return Err(StoreError::not_found("number", number));
-    }
+    known_number(c, number).await?;
     // Data arriving means an earlier request was honoured: that state stays.
     c.exec(
         "INSERT INTO sync_jobs (number_id, kind, state, requested_at, progress, chunks_received, \
