@@ -2,8 +2,12 @@
 //! per owned lane, commits what the lanes' attempts answered, and reconciles sends with the
 //! status webhooks.
 //!
-//! - **Leases.** Every `lease_renew` the manager renews the leases of the lanes it runs and
-//!   takes the free (or expired) lanes that have work; a local enqueue wakes it at once. A
+//! - **Leases.** Every `lease_renew` the manager renews the leases of the lanes it runs (one
+//!   statement for all of them; a lane it missed is looked at alone), reads whether each
+//!   number may send (one read), and takes the free (or expired) lanes that have work (for
+//!   at most `lease_renew` per tick, so taking many lanes never delays the renewals); a local
+//!   enqueue wakes it at once. Each lane starts requests only within its lease fence (see
+//!   `LaneControl::renewed`): a stalled process stops sending before its lease can lapse. A
 //!   lane whose renewal fails (another process took it over after a stall) stops before its
 //!   next claim, and claims themselves check the lease, so one number is sent from by one
 //!   process at a time. A dead process's lanes are taken over when their lease expires:
@@ -277,27 +281,62 @@ impl SendEngine {
                 .map(|(n, l)| (n.clone(), l.control.clone()))
                 .collect()
         };
-        for (number, control) in &running {
-            // `started` before the lease's timestamp: the fence never outlives the lease.
-            let started = tokio::time::Instant::now();
-            let now = (inner.clock)();
+        // Every lease this process holds, renewed in one statement; only the lanes it missed
+        // (lapsed, or taken over) are looked at one by one.
+        // `started` before the lease's timestamp: the fence never outlives the lease.
+        let started = tokio::time::Instant::now();
+        let renewed: HashSet<PhoneNumberId> = if running.is_empty() {
+            HashSet::new()
+        } else {
             match inner
                 .store
-                .acquire_lane(number, &inner.owner, now, ttl)
+                .renew_lanes(&inner.owner, (inner.clock)(), ttl)
                 .await
             {
-                Ok(LeaseOutcome::Renewed | LeaseOutcome::Acquired { .. }) => {
-                    control.renewed(started, &inner.settings);
+                Ok(v) => v.into_iter().collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "lease renewal failed");
+                    HashSet::new()
                 }
-                Ok(LeaseOutcome::Busy { owner, .. }) => {
-                    tracing::warn!(number = %number, %owner, "lane lease lost to another process");
-                    control.lose_lease();
-                }
-                Err(e) => tracing::warn!(number = %number, error = %e, "lease renewal failed"),
             }
-            match inner.store.get_number(number).await {
-                Ok(n) => control.set_can_send(n.state.can_send()),
-                Err(e) => tracing::warn!(number = %number, error = %e, "reading the number failed"),
+        };
+        for (number, control) in &running {
+            if renewed.contains(number) {
+                control.renewed(started, &inner.settings);
+            } else {
+                let started = tokio::time::Instant::now();
+                let now = (inner.clock)();
+                match inner
+                    .store
+                    .acquire_lane(number, &inner.owner, now, ttl)
+                    .await
+                {
+                    Ok(LeaseOutcome::Renewed | LeaseOutcome::Acquired { .. }) => {
+                        control.renewed(started, &inner.settings);
+                    }
+                    Ok(LeaseOutcome::Busy { owner, .. }) => {
+                        tracing::warn!(number = %number, %owner, "lane lease lost to another process");
+                        control.lose_lease();
+                    }
+                    Err(e) => tracing::warn!(number = %number, error = %e, "lease renewal failed"),
+                }
+            }
+        }
+        // Whether each number may send, for all of them in one read.
+        if !running.is_empty() {
+            match inner.store.list_numbers(None).await {
+                Ok(numbers) => {
+                    let states: HashMap<PhoneNumberId, bool> = numbers
+                        .into_iter()
+                        .map(|n| (n.id, n.state.can_send()))
+                        .collect();
+                    for (number, control) in &running {
+                        if let Some(can) = states.get(number) {
+                            control.set_can_send(*can);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the numbers failed"),
             }
         }
         let mut candidates: Vec<PhoneNumberId> = inner
@@ -312,9 +351,16 @@ impl SendEngine {
         }
         candidates.sort();
         candidates.dedup();
+        let tick = tokio::time::Instant::now();
         for number in candidates {
             if running.iter().any(|(n, _)| *n == number) {
                 continue;
+            }
+            if tick.elapsed() >= inner.settings.lease_renew {
+                // Taking many lanes one by one must not delay the renewal of those that run
+                // (their lease fence): the rest are taken at the next tick, right away.
+                inner.manager_wake.notify_one();
+                break;
             }
             let started = tokio::time::Instant::now();
             let now = (inner.clock)();
@@ -381,11 +427,26 @@ impl Inner {
         now: Timestamp,
     ) -> Result<(), LimitReached> {
         const RESEED: Duration = Duration::from_secs(120);
+        if limit.is_none() {
+            // An unlimited tier counts nothing; the seed is read when a limit appears.
+            self.limits
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&workspace);
+            return Ok(());
+        }
         let stale = {
-            let limits = self.limits.lock().unwrap_or_else(PoisonError::into_inner);
-            limits
-                .get(&workspace)
-                .is_none_or(|(at, _)| at.elapsed() >= RESEED)
+            let mut limits = self.limits.lock().unwrap_or_else(PoisonError::into_inner);
+            match limits.get_mut(&workspace) {
+                None => true,
+                Some((at, _)) if at.elapsed() >= RESEED => {
+                    // This lane re-reads the seed; the others go on with the current count
+                    // meanwhile instead of all reading it at once.
+                    *at = tokio::time::Instant::now();
+                    true
+                }
+                Some(_) => false,
+            }
         };
         if stale {
             let since = now.plus_millis(-coex_core::policy::pacing::MESSAGING_LIMIT_WINDOW_MS);

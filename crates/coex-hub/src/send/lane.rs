@@ -259,6 +259,8 @@ pub(crate) async fn run(
     let mut buffer: VecDeque<ClaimedSend> = VecDeque::new();
     let mut idle_since: Option<Instant> = None;
     let mut last_cleanup = Instant::now();
+    // Whether the lane waits at the lease fence (warned once per wait).
+    let mut fenced = false;
     loop {
         if stopping(&shutdown) {
             break;
@@ -418,10 +420,14 @@ pub(crate) async fn run(
         if !control.within_fence() {
             drop((lane_permit, global_permit));
             buffer.push_front(item);
-            tracing::warn!(number = %number.id, "no lease renewal in time; requests wait for the next one");
+            if !fenced {
+                tracing::warn!(number = %number.id, "no lease renewal in time; requests wait for the next one");
+            }
+            fenced = true;
             wait(&control, &mut shutdown, settings.lease_renew).await;
             continue;
         }
+        fenced = false;
         tokio::spawn(attempt(
             inner.clone(),
             control.clone(),
@@ -537,8 +543,9 @@ async fn attempt(
     inner: Arc<Inner>,
     control: Arc<LaneControl>,
     item: ClaimedSend,
-    _permits: [OwnedSemaphorePermit; 2],
+    permits: [OwnedSemaphorePermit; 2],
 ) {
+    let [lane_permit, global_permit] = permits;
     let started_at = inner.now();
     inner.count(&item.number, |s| s.requests += 1);
     let outcome = match serde_json::from_str::<SendMessageRequest>(&item.request) {
@@ -554,6 +561,10 @@ async fn attempt(
             react(&inner, &control, &item, answer).await
         }
     };
+    // Meta answered: the shared slot goes to the next lane now, so a slow commit never holds
+    // other numbers' requests back. The lane's own slot is kept until the result is handed
+    // over (a full commit channel slows this lane down, and a stopping lane waits for it).
+    drop(global_permit);
     let finished_at = inner.now();
     let result = AttemptResult {
         send: item,
@@ -565,6 +576,7 @@ async fn attempt(
     if inner.results.send(result).await.is_err() {
         tracing::error!("the send committer is gone; a result was not recorded");
     }
+    drop(lane_permit);
 }
 
 /// Turns Meta's answer into the send's outcome and the lane's reaction.

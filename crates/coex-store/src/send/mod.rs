@@ -545,6 +545,16 @@ pub trait SendStore: Send + Sync {
         ttl_ms: i64,
     ) -> impl Future<Output = Result<LeaseOutcome>> + Send;
 
+    /// Renews, in one statement, every lease `owner` still holds (not expired at `now`) for
+    /// `ttl_ms`; returns the numbers renewed. A lane not among them needs
+    /// [`SendStore::acquire_lane`] (its lease lapsed, or another process holds it).
+    fn renew_lanes(
+        &self,
+        owner: &LaneOwner,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> impl Future<Output = Result<Vec<PhoneNumberId>>> + Send;
+
     /// Gives the lease up (graceful shutdown, idle lane).
     fn release_lane(
         &self,

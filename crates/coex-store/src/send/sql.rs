@@ -879,6 +879,25 @@ impl SendStore for SqlStore {
         in_tx!(self, |c| acquire_lane(c, number, owner, now, ttl_ms))
     }
 
+    async fn renew_lanes(
+        &self,
+        owner: &LaneOwner,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> Result<Vec<PhoneNumberId>> {
+        let until = now.plus_millis(ttl_ms);
+        in_tx!(self, |c| async {
+            let rows = c
+                .all(
+                    "UPDATE send_lanes SET lease_expires_at = $3, updated_at = $2 \
+                     WHERE owner = $1 AND lease_expires_at > $2 RETURNING number_id",
+                    args![owner.as_str(), now, until],
+                )
+                .await?;
+            rows.iter().map(|r| r.parse("number_id")).collect()
+        })
+    }
+
     async fn release_lane(&self, number: &PhoneNumberId, owner: &LaneOwner) -> Result<()> {
         let now = self.now();
         in_tx!(self, |c| async {
