@@ -618,3 +618,60 @@ both!(
         assert_eq!(seen.len(), 3);
     }
 );
+
+both!(
+    renew_lanes_renews_only_live_leases_of_the_owner,
+    |db| async {
+        let f = db.fixture().await;
+        db.store
+            .enqueue(&new_send(f.ws.id, "+16505551234", "m", None))
+            .await
+            .unwrap();
+        let (a, b) = (owner("a"), owner("b"));
+        let now = t(NOW_SECS);
+        // Nothing held, nothing renewed.
+        assert!(db.store.renew_lanes(&a, now, TTL).await.unwrap().is_empty());
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        // The owner's live lease is renewed; another owner's call renews nothing.
+        let later = now.plus_millis(TTL / 2);
+        assert_eq!(
+            db.store.renew_lanes(&a, later, TTL).await.unwrap(),
+            vec![number()]
+        );
+        assert!(
+            db.store
+                .renew_lanes(&b, later, TTL)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let lane = db.store.get_lane(&number()).await.unwrap();
+        assert_eq!(lane.lease_expires_at, Some(later.plus_millis(TTL)));
+        // A lapsed lease is not renewed in bulk (the lane must be taken again, alone).
+        let lapsed = later.plus_millis(TTL + 1);
+        assert!(
+            db.store
+                .renew_lanes(&a, lapsed, TTL)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            db.store
+                .acquire_lane(&number(), &b, lapsed, TTL)
+                .await
+                .unwrap(),
+            LeaseOutcome::Acquired { .. }
+        ));
+        assert!(
+            db.store
+                .renew_lanes(&a, lapsed, TTL)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
