@@ -16,7 +16,8 @@
 //!   the store, the HTTP client and a FIFO in-flight semaphore. A number with a million queued
 //!   messages claims one second's worth at a time, so another number's first message waits
 //!   for no one's backlog.
-//! - **Commits.** Attempt results go through a channel to one committer, which writes them in
+//! - **Commits.** Attempt results go through a channel to the committers (one on SQLite, its
+//!   single writer; three on PostgreSQL, writing batches in parallel), which write them in
 //!   batches (one transaction per batch): the store's write rate stays far below the send rate.
 //!   A full channel slows the lanes down rather than dropping a result.
 //! - **Reconciliation.** Every `reconcile_interval`, failed status webhooks are matched to
@@ -37,7 +38,7 @@ use coex_meta::graph::GraphClient;
 use coex_store::send::{AttemptResult, LaneOwner, LeaseOutcome, ReconcileWindow, SendStore};
 use coex_store::{SqlStore, Store};
 use serde::Serialize;
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::SendSettings;
@@ -220,10 +221,27 @@ impl SendEngine {
             tracing::error!("the send engine is already running");
             return;
         };
-        // Why a oneshot: the committer stops once, after every lane has handed over its last
+        // Why a watch: the committers stop once, after every lane has handed over its last
         // result (other clones of the engine keep the channel itself open).
-        let (stop_commit, commit_stop) = oneshot::channel::<()>();
-        let committer = tokio::spawn(commit_loop(self.inner.clone(), receiver, commit_stop));
+        let (stop_commit, commit_stop) = watch::channel(false);
+        // Why a tokio Mutex around the receiver: the committers take turns collecting a batch
+        // (held across the wait for the first result, so one committer waits at a time) and
+        // write their batches concurrently.
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        // PostgreSQL writes batches in parallel; SQLite has one writer, so one committer.
+        let committers = match self.inner.store.backend_name() {
+            "postgres" => 3,
+            _ => 1,
+        };
+        let committers: Vec<JoinHandle<()>> = (0..committers)
+            .map(|_| {
+                tokio::spawn(commit_loop(
+                    self.inner.clone(),
+                    receiver.clone(),
+                    commit_stop.clone(),
+                ))
+            })
+            .collect();
         let reconciler = tokio::spawn(reconcile_loop(self.inner.clone(), shutdown.clone()));
         tracing::info!(owner = %self.inner.owner, "send engine started");
         loop {
@@ -263,8 +281,10 @@ impl SendEngine {
             }
         }
         let _ = reconciler.await;
-        let _ = stop_commit.send(());
-        let _ = committer.await;
+        let _ = stop_commit.send(true);
+        for committer in committers {
+            let _ = committer.await;
+        }
         tracing::info!("send engine stopped");
     }
 
@@ -479,8 +499,8 @@ impl Inner {
 /// Writes attempt results in batches until told to stop, then writes what is left.
 async fn commit_loop(
     inner: Arc<Inner>,
-    mut rx: mpsc::Receiver<AttemptResult>,
-    mut stop: oneshot::Receiver<()>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<AttemptResult>>>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let max = inner.settings.commit_max_batch.max(1);
     let store = inner.store.clone();
@@ -488,22 +508,31 @@ async fn commit_loop(
     drop(inner);
     let mut stopping = false;
     while !stopping {
-        // Why select!: wait for the next result, or for the order to finish.
-        let first = tokio::select! {
-            r = rx.recv() => r,
-            _ = &mut stop => {
-                stopping = true;
+        let batch = {
+            let mut rx = rx.lock().await;
+            stopping = *stop.borrow();
+            let first = if stopping {
                 rx.try_recv().ok()
+            } else {
+                // Why select!: wait for the next result, or for the order to finish.
+                tokio::select! {
+                    r = rx.recv() => r,
+                    _ = stop.changed() => {
+                        stopping = true;
+                        rx.try_recv().ok()
+                    }
+                }
+            };
+            let Some(first) = first else { break };
+            let mut batch = vec![first];
+            while stopping || batch.len() < max {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
             }
+            batch
         };
-        let Some(first) = first else { break };
-        let mut batch = vec![first];
-        while stopping || batch.len() < max {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
         let mut wait = Duration::from_millis(50);
         loop {
             match store.finish_attempts(&batch, clock()).await {
