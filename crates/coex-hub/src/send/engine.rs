@@ -293,14 +293,28 @@ impl SendEngine {
         let inner = &self.inner;
         let now = (inner.clock)();
         let ttl = i64::try_from(inner.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut ended: Vec<PhoneNumberId> = Vec::new();
         let running: Vec<(PhoneNumberId, Arc<LaneControl>)> = {
             let mut lanes = inner.lanes.lock().unwrap_or_else(PoisonError::into_inner);
-            lanes.retain(|_, l| !l.task.is_finished());
+            lanes.retain(|n, l| {
+                let done = l.task.is_finished();
+                if done {
+                    ended.push(n.clone());
+                }
+                !done
+            });
             lanes
                 .iter()
                 .map(|(n, l)| (n.clone(), l.control.clone()))
                 .collect()
         };
+        // A lane that ended (idle, or its lease lost) gives its lease up, so the renewal of
+        // all this process's leases below does not keep it.
+        for number in &ended {
+            if let Err(e) = inner.store.release_lane(number, &inner.owner).await {
+                tracing::warn!(number = %number, error = %e, "could not release the lane");
+            }
+        }
         // Every lease this process holds, renewed in one statement; only the lanes it missed
         // (lapsed, or taken over) are looked at one by one.
         // `started` before the lease's timestamp: the fence never outlives the lease.
