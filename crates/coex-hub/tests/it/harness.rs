@@ -9,7 +9,6 @@
 //! bounded number of polls with short sleeps, never a timed assertion.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use coex_core::model::{
@@ -29,7 +28,6 @@ use coex_sim::{Sim, SimInfo, SimOptions};
 use coex_store::{SqlStore, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -37,102 +35,23 @@ use tokio::task::JoinHandle;
 /// The emulator's virtual start: a fixed instant, so runs are reproducible.
 pub const START: i64 = 1_780_000_000;
 
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use coex_testdb::Backend;
 
 // --- databases -----------------------------------------------------------------------------
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
-    }
-}
 
 /// A fresh, empty database; dropped (PostgreSQL) or deleted (SQLite) at the end.
 #[derive(Debug)]
 pub struct Db {
     pub url: String,
-    pg_cleanup: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+    db: coex_testdb::TestDb,
 }
 
 impl Db {
     pub async fn create(backend: Backend) -> Db {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("coex.db").display());
-                Db {
-                    url,
-                    pg_cleanup: None,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin = admin_url();
-                // An unreachable PostgreSQL fails the test: a skipped backend would hide bugs.
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "these tests need PostgreSQL at {admin} (set TEST_DATABASE_URL): {e}"
-                        )
-                    });
-                let name = format!("coex_hub_it_{}", unique_suffix());
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                conn.close().await.ok();
-                Db {
-                    url: with_database(&admin, &name),
-                    pg_cleanup: Some((admin, name)),
-                    _dir: None,
-                }
-            }
+        let db = coex_testdb::TestDb::create(backend, "coex_hub_it").await;
+        Db {
+            url: db.url().to_owned(),
+            db,
         }
     }
 
@@ -144,28 +63,8 @@ impl Db {
             .with_clock(clock)
     }
 
-    async fn finish(mut self) {
-        if let Some((admin, name)) = self.pg_cleanup.take() {
-            drop_database(&admin, &name).await;
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        // A test that panicked never reached `finish`: drop its database from a helper thread
-        // with its own runtime (the test's runtime may be unwinding).
-        if let Some((admin, name)) = self.pg_cleanup.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_database(&admin, &name));
-                }
-            })
-            .join();
-        }
+    async fn finish(self) {
+        self.db.finish().await;
     }
 }
 

@@ -14,7 +14,6 @@
 //! ten times faster than real time instead of leaping.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use coex_core::model::{Timestamp, Workspace, WorkspaceSlug};
@@ -32,7 +31,6 @@ use coex_sim::engine::Engine;
 use coex_sim::{Sim, SimInfo, SimOptions};
 use coex_store::{SqlStore, Store, StoreOptions};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -40,94 +38,27 @@ use tokio::task::JoinHandle;
 /// The emulator's virtual start.
 pub const START: i64 = 1_780_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
-    }
-}
+pub use coex_testdb::Backend;
 
 /// A fresh database, dropped at the end.
 pub struct Db {
     pub url: String,
-    pg_cleanup: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+    db: Option<coex_testdb::TestDb>,
 }
 
 impl Db {
     async fn create(backend: Backend) -> Db {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("coex.db").display());
-                Db {
-                    url,
-                    pg_cleanup: None,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin = admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("these tests need PostgreSQL at {admin} (TEST_DATABASE_URL): {e}")
-                    });
-                let name = format!("coex_send_it_{}", unique_suffix());
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                conn.close().await.ok();
-                Db {
-                    url: with_database(&admin, &name),
-                    pg_cleanup: Some((admin, name)),
-                    _dir: None,
-                }
-            }
+        let db = coex_testdb::TestDb::create(backend, "coex_send_it").await;
+        Db {
+            url: db.url().to_owned(),
+            db: Some(db),
+        }
+    }
+
+    /// Drops the PostgreSQL database (the stores are closed by then).
+    async fn finish(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.finish().await;
         }
     }
 
@@ -143,22 +74,6 @@ impl Db {
             .await
             .unwrap_or_else(|e| panic!("opening {}: {e}", self.url))
             .with_clock(clock)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.pg_cleanup.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_database(&admin, &name));
-                }
-            })
-            .join();
-        }
     }
 }
 
@@ -348,9 +263,7 @@ impl Env {
         if let Some(t) = self.sim_task.take() {
             t.await.unwrap().unwrap();
         }
-        if let Some((admin, name)) = self.db.pg_cleanup.take() {
-            drop_database(&admin, &name).await;
-        }
+        self.db.finish().await;
     }
 
     pub fn hub(&self) -> &HubHandle {

@@ -1,13 +1,11 @@
 //! Test databases and event builders.
 
-use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use coex_core::model::*;
 use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, WabaId, Wamid};
 use coex_store::{BatchSummary, SqlStore, Store};
-use sqlx::Connection;
+use coex_testdb::Backend;
 
 /// "Now" for every test store: fixed, so stored times are predictable.
 pub const NOW_SECS: i64 = 1_750_000_000;
@@ -21,8 +19,7 @@ pub struct TestDb {
     pub store: SqlStore,
     pub url: String,
     pub backend: &'static str,
-    pg_cleanup: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+    db: Option<coex_testdb::TestDb>,
 }
 
 fn clock() -> Clock {
@@ -31,78 +28,24 @@ fn clock() -> Clock {
 
 pub use coex_store::Clock;
 
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
-}
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 impl TestDb {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("coex.db").display());
-        let store = SqlStore::connect(&url).await.unwrap().with_clock(clock());
-        Self {
-            store,
-            url,
-            backend: "sqlite",
-            pg_cleanup: None,
-            _dir: Some(dir),
-        }
+        Self::create(Backend::Sqlite).await
     }
 
     pub async fn postgres() -> Self {
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!(
-                "the store tests need PostgreSQL at {admin} (set TEST_DATABASE_URL; start it with \
-                 `pg_ctlcluster --skip-systemctl-redirect <version> main start`): {e}"
-            )
-        });
-        let name = format!("coex_test_{}", unique_suffix());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.ok();
-        let url = with_database(&admin, &name);
+        Self::create(Backend::Postgres).await
+    }
+
+    async fn create(backend: Backend) -> Self {
+        let db = coex_testdb::TestDb::create(backend, "coex_test").await;
+        let url = db.url().to_owned();
         let store = SqlStore::connect(&url).await.unwrap().with_clock(clock());
         Self {
             store,
             url,
-            backend: "postgres",
-            pg_cleanup: Some((admin, name)),
-            _dir: None,
+            backend: backend.name(),
+            db: Some(db),
         }
     }
 
@@ -117,8 +60,8 @@ impl TestDb {
     /// Closes the pools and drops the PostgreSQL database.
     pub async fn finish(mut self) {
         self.store.close().await;
-        if let Some((admin, name)) = self.pg_cleanup.take() {
-            drop_database(&admin, &name).await;
+        if let Some(db) = self.db.take() {
+            db.finish().await;
         }
     }
 
@@ -156,33 +99,6 @@ impl TestDb {
     pub async fn conversation_of(&self, wamid: &str) -> ConversationView {
         let m = self.message(wamid).await;
         self.store.get_conversation(m.conversation).await.unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // A test that panicked never reached `finish`: drop its database from a helper thread
-        // with its own runtime (the test's runtime may be unwinding).
-        if let Some((admin, name)) = self.pg_cleanup.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_database(&admin, &name));
-                }
-            })
-            .join();
-        }
-    }
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
-        let _ = conn.close().await;
     }
 }
 
@@ -306,18 +222,4 @@ pub fn raw(body: &str) -> RawWebhook {
         signature_ok: true,
         received_at: Timestamp::from_secs(NOW_SECS),
     }
-}
-
-#[test]
-fn database_names_replace_the_path() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u@h/db?sslmode=disable", "x"),
-        "postgres://u@h/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
-    let _ = sqlx::postgres::PgConnectOptions::from_str("postgres://u@h/x").unwrap();
 }
