@@ -134,20 +134,18 @@ pub(crate) async fn record_sync_request(
     request_id: &RequestId,
     at: Timestamp,
 ) -> Result<SyncJob> {
-    known_number(c, number).await?;
     // Data may already be arriving (Meta can answer faster than we record the request): keep
     // an in-progress or complete state, restart a declined or requested one.
-    c.exec(
-        "INSERT INTO sync_jobs (number_id, kind, state, request_id, requested_at, progress, chunks_received, \
-           items_received) VALUES ($1, $2, 'requested', $3, $4, 0, 0, 0) \
-         ON CONFLICT (number_id, kind) DO UPDATE SET request_id = excluded.request_id, \
-           requested_at = excluded.requested_at, \
-           state = CASE WHEN sync_jobs.state IN ('in_progress', 'complete') THEN sync_jobs.state ELSE 'requested' END, \
-           error_code = NULL, error_title = NULL, error_details = NULL",
-        args![number, kind, request_id, at],
+    upsert_sync_request(
+        c,
+        number,
+        kind,
+        request_id,
+        at,
+        "state = CASE WHEN sync_jobs.state IN ('in_progress', 'complete') THEN sync_jobs.state \
+           ELSE 'requested' END",
     )
-    .await?;
-    sync_job(c, number, kind.as_str()).await
+    .await
 }
 
 pub(crate) async fn restart_sync(
@@ -157,15 +155,14 @@ pub(crate) async fn restart_sync(
     request_id: &RequestId,
     at: Timestamp,
 ) -> Result<SyncJob> {
-    known_number(c, number).await?;
-    c.exec(
-        "INSERT INTO sync_jobs (number_id, kind, state, request_id, requested_at, progress, chunks_received, \
-           items_received) VALUES ($1, $2, 'requested', $3, $4, 0, 0, 0) \
-         ON CONFLICT (number_id, kind) DO UPDATE SET state = 'requested', request_id = excluded.request_id, \
-           requested_at = excluded.requested_at, phase = NULL, chunk_order = NULL, progress = 0, \
-           chunks_received = 0, items_received = 0, last_event_at = NULL, error_code = NULL, \
-           error_title = NULL, error_details = NULL",
-        args![number, kind, request_id, at],
+    let job = upsert_sync_request(
+        c,
+        number,
+        kind,
+        request_id,
+        at,
+        "state = 'requested', phase = NULL, chunk_order = NULL, progress = 0, \
+           chunks_received = 0, items_received = 0, last_event_at = NULL",
     )
     .await?;
     if kind == SyncKind::History {
@@ -176,6 +173,31 @@ pub(crate) async fn restart_sync(
         )
         .await?;
     }
+    Ok(job)
+}
+
+/// Stores a request for a number's sync job: a new job is `requested`; an existing one takes
+/// the request id and time, loses its error, and has `on_conflict` applied.
+async fn upsert_sync_request(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    kind: SyncKind,
+    request_id: &RequestId,
+    at: Timestamp,
+    on_conflict: &str,
+) -> Result<SyncJob> {
+    known_number(c, number).await?;
+    c.exec(
+        &format!(
+            "INSERT INTO sync_jobs (number_id, kind, state, request_id, requested_at, progress, \
+               chunks_received, items_received) VALUES ($1, $2, 'requested', $3, $4, 0, 0, 0) \
+             ON CONFLICT (number_id, kind) DO UPDATE SET request_id = excluded.request_id, \
+               requested_at = excluded.requested_at, error_code = NULL, error_title = NULL, \
+               error_details = NULL, {on_conflict}"
+        ),
+        args![number, kind, request_id, at],
+    )
+    .await?;
     sync_job(c, number, kind.as_str()).await
 }
 
