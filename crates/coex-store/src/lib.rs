@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{MAX_ID_BYTES, StoreError};
 pub use send::SendStore;
-pub use sql_store::{Clock, SqlStore, StoreOptions};
+pub use sql_store::{Clock, SqlStore, StoreOptions, with_database_name};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -83,6 +83,24 @@ impl fmt::Debug for SqlStore {
     }
 }
 
+/// `url` (a PostgreSQL URL) with its database name replaced by `name`, the query kept: how
+/// tests and benchmarks reach the fresh database they created through a maintenance one.
+pub fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[host_start..].find('/') {
+        Some(slash) => &base[..host_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 impl SqlStore {
     /// Connects with default options and applies pending migrations. The backend follows the
     /// URL: `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
@@ -396,5 +414,30 @@ impl Store for SqlStore {
 
     async fn change_errors(&self, after: i64, limit: u32) -> Result<Vec<ChangeErrorRecord>> {
         reading!(self, |c| read::change_errors(c, after, limit))
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::with_database_name;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database_name("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database_name("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database_name("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database_name("postgres://u:p@h/db?sslmode=disable", "b2"),
+            "postgres://u:p@h/b2?sslmode=disable"
+        );
     }
 }

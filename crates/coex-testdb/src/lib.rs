@@ -77,7 +77,7 @@ impl TestDb {
                     .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
                 conn.close().await.ok();
                 Self {
-                    url: with_database(&admin, &name),
+                    url: coex_store::with_database_name(&admin, &name),
                     backend,
                     pg_cleanup: Some((admin, name)),
                     _dir: None,
@@ -145,42 +145,9 @@ fn unique_suffix() -> String {
     )
 }
 
-/// `url` with its database name replaced, query kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_database_name_is_replaced_and_the_query_kept() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
-            "postgres://u@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5432", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/db?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-    }
 
     #[tokio::test]
     async fn both_backends_give_a_database_that_goes_away() {

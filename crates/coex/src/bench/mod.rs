@@ -21,7 +21,11 @@ pub mod send_track;
 pub mod target;
 pub mod workload;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
+use coex_core::model::Timestamp;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -46,4 +50,55 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         BenchCommand::Ingest(a) => ingest::run(a),
         BenchCommand::Send(a) => send::run(a),
     }
+}
+
+/// What the shared frame of a benchmark run needs of its report.
+pub trait BenchReport: serde::Serialize {
+    /// Records when the run started and where its files were kept (`--keep`).
+    fn stamp(&mut self, started_at_ms: i64, kept: Option<String>);
+    /// Prints the figures for a person.
+    fn show(&self);
+    /// Whether the report's correctness check passed.
+    fn passed(&self) -> bool;
+}
+
+/// The frame every benchmark shares: a database made for the run, `measure` on it, the
+/// database kept (`keep`) or dropped whatever `measure` answered, then the report printed and
+/// written as JSON to `out` (default `bench-results/<bench>-<db>.json`). Exit code 1 when the
+/// report's check failed.
+pub async fn run_on_fresh_database<R: BenchReport>(
+    bench: &str,
+    backend: target::Backend,
+    admin_url: &str,
+    keep: bool,
+    out: Option<&Path>,
+    measure: impl AsyncFnOnce(&target::Database) -> anyhow::Result<R>,
+) -> anyhow::Result<ExitCode> {
+    let started_at = Timestamp::now();
+    let mut db = target::Database::create(backend, admin_url).await?;
+    let outcome = measure(&db).await;
+    let kept = if keep {
+        db.keep().map(|p| p.display().to_string())
+    } else {
+        None
+    };
+    db.destroy(keep).await?;
+    let mut report = outcome?;
+    report.stamp(started_at.as_millis(), kept);
+    report.show();
+    let out = out.map_or_else(
+        || PathBuf::from(format!("bench-results/{bench}-{}.json", backend.name())),
+        Path::to_path_buf,
+    );
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&out, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("report: {}", out.display());
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -132,34 +132,15 @@ const SENDER_THREADS: &str = "coex-send";
 const OBSERVER_THREAD: &str = "bench-observer";
 
 async fn run_async(args: &SendArgs) -> anyhow::Result<ExitCode> {
-    let started_at = Timestamp::now();
-    let mut db = target::Database::create(args.db, &args.database_url).await?;
-    let outcome = measure(args, &db).await;
-    let kept = if args.keep {
-        db.keep().map(|p| p.display().to_string())
-    } else {
-        None
-    };
-    db.destroy(args.keep).await?;
-    let mut report = outcome?;
-    report.started_at_ms = started_at.as_millis();
-    report.kept = kept;
-    report.print();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("bench-results/send-{}.json", args.db.name())));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&out, serde_json::to_vec_pretty(&report)?)
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("report: {}", out.display());
-    Ok(if report.check.pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    super::run_on_fresh_database(
+        "send",
+        args.db,
+        &args.database_url,
+        args.keep,
+        args.out.as_deref(),
+        async |db| measure(args, db).await,
+    )
+    .await
 }
 
 /// Everything between creating and dropping the database; the emulator is stopped on every

@@ -462,3 +462,18 @@ impl SendReport {
         }
     }
 }
+
+impl super::BenchReport for SendReport {
+    fn stamp(&mut self, started_at_ms: i64, kept: Option<String>) {
+        self.started_at_ms = started_at_ms;
+        self.kept = kept;
+    }
+
+    fn show(&self) {
+        self.print();
+    }
+
+    fn passed(&self) -> bool {
+        self.check.pass
+    }
+}

@@ -15,7 +15,6 @@
 use std::{
     borrow::Cow,
     collections::HashMap,
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -32,7 +31,7 @@ use coex_sim::{
 };
 use serde::Deserialize;
 
-use super::target::log_tail;
+use super::target::{log_tail, spawn_announcing};
 
 /// The phone of the `i`-th customer of the shared pool the backlogs rotate over.
 pub fn pool_phone(i: usize) -> String {
@@ -129,29 +128,9 @@ impl Emulator {
                 cmd.env_remove(&key);
             }
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file));
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting {} sim", exe.display()))?;
-        let Some(stdout) = child.stdout.take() else {
-            bail!("the emulator's stdout was not captured");
-        };
-        // Why a thread and a channel: the first line is awaited with a deadline, and the pipe
-        // keeps being drained afterwards so the emulator never blocks on it.
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_ok() {
-                let _ = tx.send(first);
-            }
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_default();
+        cmd.stdin(Stdio::null()).stderr(Stdio::from(log_file));
+        let (mut child, line) = spawn_announcing(&mut cmd, "coex sim", Duration::from_secs(120))?;
+        let line = line.unwrap_or_default();
         match serde_json::from_str::<SimInfo>(&line) {
             Ok(info) => Ok(Self { child, info, log }),
             Err(_) => {

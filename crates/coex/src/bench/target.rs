@@ -86,7 +86,7 @@ impl Database {
                     .with_context(|| format!("creating database {name}"))?;
                 conn.close().await?;
                 Ok(Self {
-                    url: with_database(admin_url, &name),
+                    url: coex_store::with_database_name(admin_url, &name),
                     backend,
                     dir: Some(dir),
                     admin: Some((admin_url.to_owned(), name)),
@@ -118,23 +118,6 @@ impl Database {
             conn.close().await?;
         }
         Ok(())
-    }
-}
-
-/// `url` with its database (path) replaced by `name`, query kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[host_start..].find('/') {
-        Some(slash) => &base[..host_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
     }
 }
 
@@ -207,34 +190,13 @@ impl Server {
             .env("COEX_META_APP_SECRET", secret)
             .env("COEX_META_VERIFY_TOKEN", "bench-verify-token")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file));
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
-        let Some(stdout) = child.stdout.take() else {
-            bail!("the server's stdout was not captured");
-        };
-        // Why a thread and a channel: the first line must be awaited with a deadline, and the
-        // pipe must keep being drained afterwards so the server never blocks on a full pipe.
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_ok() {
-                let _ = tx.send(first);
-            }
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
+        let (mut child, line) = spawn_announcing(&mut cmd, "coex serve", Duration::from_secs(60))?;
         #[derive(Deserialize)]
         struct Listening {
             listening: SocketAddr,
         }
-        let line = rx.recv_timeout(Duration::from_secs(60));
-        let addr = match line
-            .ok()
-            .and_then(|l| serde_json::from_str::<Listening>(&l).ok())
-        {
+        let addr = match line.and_then(|l| serde_json::from_str::<Listening>(&l).ok()) {
             Some(l) => l.listening,
             None => {
                 let _ = child.kill();
@@ -312,6 +274,34 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Starts `cmd` (its stdout piped) and waits up to `deadline` for the first line it prints:
+/// the coordinates a `coex` process announces. `None` when no line came in time.
+pub fn spawn_announcing(
+    cmd: &mut Command,
+    what: &str,
+    deadline: Duration,
+) -> anyhow::Result<(Child, Option<String>)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let Some(stdout) = child.stdout.take() else {
+        bail!("the stdout of {what} was not captured");
+    };
+    // Why a thread and a channel: the first line must be awaited with a deadline, and the
+    // pipe must keep being drained afterwards so the process never blocks on a full pipe.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        if reader.read_line(&mut first).is_ok() {
+            let _ = tx.send(first);
+        }
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    Ok((child, rx.recv_timeout(deadline).ok()))
 }
 
 /// The last lines of a log file, for error messages.
@@ -477,22 +467,6 @@ pub fn machine_busy_secs() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn database_name_replaces_the_path() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b1"),
-            "postgres://postgres@127.0.0.1:5432/b1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "b2"),
-            "postgres://u:p@h/b2?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "b3"),
-            "postgres://h:5432/b3"
-        );
-    }
 
     #[test]
     fn own_process_stats_are_read() {
