@@ -103,6 +103,8 @@ pub struct IngestSettings {
     pub writers: usize,
     pub defer_bytes: usize,
     pub fanout_chunk: usize,
+    pub fanout_per_live_batch: usize,
+    pub fanout_per_idle_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -11,7 +11,10 @@ use coex_core::{
 use coex_hub::{
     Hub, HubSettings,
     http::{WebhookSettings, webhook::MAX_WEBHOOK_BYTES},
-    ingest::{IngestConfig, commit_queue::CommitQueueConfig},
+    ingest::{
+        IngestConfig,
+        commit_queue::{BackgroundConfig, CommitQueueConfig},
+    },
     onboarding,
     send::{SendEngine, SendService, templates::TemplateCache},
 };
@@ -82,6 +85,11 @@ pub fn build_hub(config: &Config, store: SqlStore) -> Hub {
             },
             defer_bytes: ingest.defer_bytes,
             fanout_chunk: ingest.fanout_chunk,
+            background: BackgroundConfig {
+                per_live_batch: ingest.fanout_per_live_batch,
+                per_idle_batch: ingest.fanout_per_idle_batch,
+                ..BackgroundConfig::default()
+            },
         },
     };
     if config.meta.app_secret.is_empty() {

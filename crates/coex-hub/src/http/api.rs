@@ -257,10 +257,13 @@ pub async fn metrics(State(s): State<AppState>) -> Json<impl Serialize> {
     #[derive(Serialize)]
     struct Metrics {
         ingest_queue_depth: usize,
+        /// History pieces waiting for a commit writer.
+        ingest_background_depth: usize,
         ingest: crate::ingest::IngestTotals,
     }
     Json(Metrics {
         ingest_queue_depth: s.ingest.queue_depth(),
+        ingest_background_depth: s.ingest.background_depth(),
         ingest: s.ingest.totals(),
     })
 }

@@ -9,24 +9,23 @@
 //! The queue is bounded: when it is full, [`CommitQueue::submit`] fails at once, so the HTTP
 //! layer answers 503 quickly and Meta retries later, instead of accepting and dropping.
 //!
-//! One item must not sink the others it shares a transaction with: when a batch fails for a
-//! reason that may lie in one item's content (not an unavailable store), its items are
-//! committed again one by one, so only the item at fault fails.
+//! Background work that writes to the same store (the history fan-out) goes through the same
+//! writers, on a second, low-priority input ([`CommitQueue::submit_background`]): a writer adds
+//! at most [`BackgroundConfig::per_live_batch`] background items to each batch of live items
+//! it commits, so one fsync serves both and a live webhook waits for a bounded amount of
+//! background work; when no live item is waiting it commits up to
+//! [`BackgroundConfig::per_idle_batch`] background items alone. Background items never make a
+//! live item wait for a batch of its own, and the background progresses under sustained load.
 //!
-//! Background work that writes to the same store (the history fan-out) asks for a turn with
-//! [`CommitQueue::background_turn`]: it is granted while the writers are idle (nothing queued,
-//! nothing being gathered or committed), or after a bounded wait, so live webhooks wait for at
-//! most one background piece, and the background still progresses under sustained load.
+//! One item must not sink the others it shares a transaction with: when a batch fails for a
+//! reason that may lie in one item's content (not an unavailable store), its live items are
+//! committed again together (when background items shared the batch, the likelier culprits),
+//! then, if that fails too, every item is committed on its own, so only the item at fault
+//! fails.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// What a batch is committed through: the store, in production.
 pub trait BatchSink: Send + Sync + 'static {
@@ -91,9 +90,31 @@ pub enum CommitError {
     Failed(String),
 }
 
+/// How background items share the live batches (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct BackgroundConfig {
+    /// Background items waiting before [`CommitQueue::submit_background`] waits for room.
+    pub capacity: usize,
+    /// Most background items added to a batch that has live items.
+    pub per_live_batch: usize,
+    /// Most background items in a batch without live items.
+    pub per_idle_batch: usize,
+}
+
+impl Default for BackgroundConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 64,
+            per_live_batch: 1,
+            per_idle_batch: 8,
+        }
+    }
+}
+
 struct Waiting<S: BatchSink> {
     item: S::Item,
-    // Why a oneshot: each request handler waits for exactly one answer about its own item.
+    background: bool,
+    // Why a oneshot: each submitter waits for exactly one answer about its own item.
     done: oneshot::Sender<Result<S::Output, CommitError>>,
 }
 
@@ -102,30 +123,22 @@ pub struct CommitQueue<S: BatchSink> {
     // Why a bounded mpsc: it is the queue itself, and its bound is the back-pressure that
     // turns overload into fast 503s.
     tx: mpsc::Sender<Waiting<S>>,
-    gate: Arc<Gate>,
+    // Why a second bounded mpsc: background items must never crowd out live ones, so they
+    // queue apart; its bound makes a background submitter wait instead of piling up.
+    background: mpsc::Sender<Waiting<S>>,
 }
 
-/// Who may write now: the commit writers (shared) or one background task (exclusive).
-#[derive(Debug, Default)]
-struct Gate {
-    // Why an RwLock: writers commit side by side (several on PostgreSQL) under read guards; a
-    // background piece takes the write guard, so it never runs beside a live commit.
-    turn: Arc<RwLock<()>>,
-    /// Writers holding items (gathering a batch or committing it).
-    busy: AtomicUsize,
-}
-
-/// A background task's turn at the store; live commits wait until it is dropped.
-#[derive(Debug)]
-pub struct BackgroundTurn {
-    _guard: OwnedRwLockWriteGuard<()>,
+/// Both inputs, read by whichever writer gathers the next batch.
+struct Inputs<S: BatchSink> {
+    live: mpsc::Receiver<Waiting<S>>,
+    background: mpsc::Receiver<Waiting<S>>,
 }
 
 impl<S: BatchSink> Clone for CommitQueue<S> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
-            gate: self.gate.clone(),
+            background: self.background.clone(),
         }
     }
 }
@@ -133,7 +146,8 @@ impl<S: BatchSink> Clone for CommitQueue<S> {
 impl<S: BatchSink> std::fmt::Debug for CommitQueue<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommitQueue")
-            .field("waiting", &(self.tx.max_capacity() - self.tx.capacity()))
+            .field("waiting", &self.depth())
+            .field("background", &self.background_depth())
             .finish()
     }
 }
@@ -145,39 +159,33 @@ impl<S: BatchSink> CommitQueue<S> {
         sink: Arc<S>,
         config: CommitQueueConfig,
     ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
-        // Why a mutex around the receiver: several writers share one queue; whoever holds the
-        // lock gathers the next batch, so batches never interleave items.
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let gate = Arc::new(Gate::default());
-        let writers = (0..config.writers.max(1))
-            .map(|_| tokio::spawn(writer(sink.clone(), rx.clone(), gate.clone(), config)))
-            .collect();
-        (Self { tx, gate }, writers)
+        Self::start_with_background(sink, config, BackgroundConfig::default())
     }
 
-    /// Waits for a turn for background work: at once when the writers are idle, else when
-    /// they become idle, but never longer than `max_wait` (then the turn is taken between two
-    /// batches anyway, so background work is not starved by sustained load).
-    pub async fn background_turn(&self, max_wait: Duration) -> BackgroundTurn {
-        let deadline = tokio::time::Instant::now() + max_wait;
-        loop {
-            if self.depth() == 0
-                && self.gate.busy.load(Ordering::Acquire) == 0
-                && let Ok(guard) = self.gate.turn.clone().try_write_owned()
-            {
-                // Re-checked under the guard: a writer that took items meanwhile waits for us.
-                if self.gate.busy.load(Ordering::Acquire) == 0 {
-                    return BackgroundTurn { _guard: guard };
-                }
-                drop(guard);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let guard = self.gate.turn.clone().write_owned().await;
-                return BackgroundTurn { _guard: guard };
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+    /// [`Self::start`], with the background input tuned.
+    pub fn start_with_background(
+        sink: Arc<S>,
+        config: CommitQueueConfig,
+        background: BackgroundConfig,
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (tx, live) = mpsc::channel(config.capacity.max(1));
+        let (bg_tx, bg_rx) = mpsc::channel(background.capacity.max(1));
+        // Why a mutex around the receivers: several writers share one queue; whoever holds
+        // the lock gathers the next batch, so batches never interleave items.
+        let inputs = Arc::new(tokio::sync::Mutex::new(Inputs {
+            live,
+            background: bg_rx,
+        }));
+        let writers = (0..config.writers.max(1))
+            .map(|_| tokio::spawn(writer(sink.clone(), inputs.clone(), config, background)))
+            .collect();
+        (
+            Self {
+                tx,
+                background: bg_tx,
+            },
+            writers,
+        )
     }
 
     /// Queues `item` and waits until it is committed. Fails at once with
@@ -185,7 +193,11 @@ impl<S: BatchSink> CommitQueue<S> {
     pub async fn submit(&self, item: S::Item) -> Result<S::Output, CommitError> {
         let (done, answer) = oneshot::channel();
         self.tx
-            .try_send(Waiting { item, done })
+            .try_send(Waiting {
+                item,
+                background: false,
+                done,
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => CommitError::Full,
                 mpsc::error::TrySendError::Closed(_) => CommitError::Closed,
@@ -193,85 +205,182 @@ impl<S: BatchSink> CommitQueue<S> {
         answer.await.map_err(|_| CommitError::Closed)?
     }
 
+    /// Queues background work and waits until it is committed, beside live items or alone
+    /// (see the module docs). Waits for room rather than failing when the input is full.
+    pub async fn submit_background(&self, item: S::Item) -> Result<S::Output, CommitError> {
+        let (done, answer) = oneshot::channel();
+        self.background
+            .send(Waiting {
+                item,
+                background: true,
+                done,
+            })
+            .await
+            .map_err(|_| CommitError::Closed)?;
+        answer.await.map_err(|_| CommitError::Closed)?
+    }
+
     /// Items waiting to be committed (a gauge for metrics).
     pub fn depth(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Background items waiting to be committed.
+    pub fn background_depth(&self) -> usize {
+        self.background.max_capacity() - self.background.capacity()
     }
 }
 
 async fn writer<S: BatchSink>(
     sink: Arc<S>,
-    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Waiting<S>>>>,
-    gate: Arc<Gate>,
+    inputs: Arc<tokio::sync::Mutex<Inputs<S>>>,
     config: CommitQueueConfig,
+    background: BackgroundConfig,
 ) {
     loop {
         let batch = {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            gate.busy.fetch_add(1, Ordering::AcqRel);
+            let mut inputs = inputs.lock().await;
+            let Inputs {
+                live,
+                background: bg,
+            } = &mut *inputs;
+            // Why select! (biased): wait for whichever input has work, live first; a closed
+            // input is skipped, and the writer stops once both are closed and empty.
+            let first = tokio::select! {
+                biased;
+                Some(w) = live.recv() => w,
+                Some(w) = bg.recv() => w,
+                else => return,
+            };
             let mut batch = Vec::with_capacity(config.max_batch.min(64));
+            let started_live = !first.background;
             batch.push(first);
-            let deadline = tokio::time::Instant::now() + config.linger;
-            while batch.len() < config.max_batch {
-                // Take what is already queued without waiting, then linger briefly for more.
-                match rx.try_recv() {
-                    Ok(w) => batch.push(w),
-                    Err(mpsc::error::TryRecvError::Disconnected) => break,
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        // Why select!: wait for the next item, but never past the linger
-                        // deadline, so a lone webhook is not held longer than `linger`.
-                        tokio::select! {
-                            next = rx.recv() => match next {
-                                Some(w) => batch.push(w),
-                                None => break,
-                            },
-                            _ = tokio::time::sleep_until(deadline) => break,
-                        }
+            if started_live {
+                gather_live(live, &mut batch, config).await;
+            } else {
+                // Live items that are already here come along, without lingering for more.
+                while batch.len() < config.max_batch {
+                    match live.try_recv() {
+                        Ok(w) => batch.push(w),
+                        Err(_) => break,
                     }
+                }
+            }
+            let has_live = batch.iter().any(|w| !w.background);
+            let budget = if has_live {
+                background.per_live_batch
+            } else {
+                background.per_idle_batch.max(1)
+            };
+            let mut taken = batch.iter().filter(|w| w.background).count();
+            while taken < budget {
+                match bg.try_recv() {
+                    Ok(w) => {
+                        batch.push(w);
+                        taken += 1;
+                    }
+                    Err(_) => break,
                 }
             }
             batch
         };
-        let (items, waiters): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|w| (w.item, w.done)).unzip();
-        let turn = gate.turn.read().await;
-        commit(&*sink, items, waiters).await;
-        drop(turn);
-        gate.busy.fetch_sub(1, Ordering::AcqRel);
+        commit(&*sink, batch).await;
     }
 }
 
-/// Commits one gathered batch and answers its waiters.
-async fn commit<S: BatchSink>(
-    sink: &S,
-    items: Vec<S::Item>,
-    waiters: Vec<oneshot::Sender<Result<S::Output, CommitError>>>,
+/// Adds live items to `batch`: what is already queued, then whatever arrives within `linger`.
+async fn gather_live<S: BatchSink>(
+    live: &mut mpsc::Receiver<Waiting<S>>,
+    batch: &mut Vec<Waiting<S>>,
+    config: CommitQueueConfig,
 ) {
-    let count = items.len();
+    let deadline = tokio::time::Instant::now() + config.linger;
+    while batch.len() < config.max_batch {
+        match live.try_recv() {
+            Ok(w) => batch.push(w),
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Why select!: wait for the next item, but never past the linger deadline, so
+                // a lone webhook is not held longer than `linger`.
+                tokio::select! {
+                    next = live.recv() => match next {
+                        Some(w) => batch.push(w),
+                        None => break,
+                    },
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+        }
+    }
+}
+
+/// Commits one gathered batch and answers its waiters; isolates the item at fault when the
+/// batch fails (see the module docs).
+async fn commit<S: BatchSink>(sink: &S, batch: Vec<Waiting<S>>) {
+    let Some(failed) = flush_group(sink, batch).await else {
+        return;
+    };
+    let (live, background): (Vec<_>, Vec<_>) = failed.into_iter().partition(|w| !w.background);
+    let mut singles = Vec::new();
+    if live.len() > 1 && !background.is_empty() {
+        if let Some(again) = flush_group(sink, live).await {
+            singles.extend(again);
+        }
+    } else {
+        singles.extend(live);
+    }
+    singles.extend(background);
+    for w in singles {
+        let Waiting { item, done, .. } = w;
+        match sink.flush(vec![item]).await {
+            Ok(outputs) => answer(vec![done], outputs),
+            Err(f) => {
+                let err = CommitError::Failed(f.error.to_string());
+                tracing::warn!(%err, "commit of one item failed");
+                let _ = done.send(Err(err));
+            }
+        }
+    }
+}
+
+/// Commits `batch` in one transaction and answers its waiters, unless it failed in a way worth
+/// isolating (several items, handed back, and a sink that is up): then the items come back.
+async fn flush_group<S: BatchSink>(sink: &S, batch: Vec<Waiting<S>>) -> Option<Vec<Waiting<S>>> {
+    let count = batch.len();
+    let mut items = Vec::with_capacity(count);
+    let mut meta = Vec::with_capacity(count);
+    for w in batch {
+        items.push(w.item);
+        meta.push((w.background, w.done));
+    }
     match sink.flush(items).await {
-        Ok(outputs) => answer(waiters, outputs),
+        Ok(outputs) => {
+            answer(meta.into_iter().map(|(_, done)| done).collect(), outputs);
+            None
+        }
         Err(Failed { error, items })
             if count > 1 && items.len() == count && sink.isolate(&error) =>
         {
-            tracing::warn!(%error, items = count, "commit batch failed; committing its items one by one");
-            for (item, done) in items.into_iter().zip(waiters) {
-                match sink.flush(vec![item]).await {
-                    Ok(outputs) => answer(vec![done], outputs),
-                    Err(f) => {
-                        let err = CommitError::Failed(f.error.to_string());
-                        tracing::warn!(%err, "commit of one item failed");
-                        let _ = done.send(Err(err));
-                    }
-                }
-            }
+            tracing::warn!(%error, items = count, "commit batch failed; isolating the item at fault");
+            Some(
+                items
+                    .into_iter()
+                    .zip(meta)
+                    .map(|(item, (background, done))| Waiting {
+                        item,
+                        background,
+                        done,
+                    })
+                    .collect(),
+            )
         }
         Err(f) => {
             let err = CommitError::Failed(f.error.to_string());
             tracing::warn!(%err, items = count, "commit batch failed");
-            for done in waiters {
+            for (_, done) in meta {
                 let _ = done.send(Err(err.clone()));
             }
+            None
         }
     }
 }
@@ -384,6 +493,49 @@ mod tests {
             vec![vec![1, -1, 3], vec![1], vec![-1], vec![3]]
         );
         assert_eq!(q.submit(2).await, Ok(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_items_ride_along_a_bounded_number_per_batch() {
+        let sink = recorder(1000);
+        let background = BackgroundConfig {
+            capacity: 16,
+            per_live_batch: 1,
+            per_idle_batch: 3,
+        };
+        let (q, _w) = CommitQueue::start_with_background(
+            sink.clone(),
+            CommitQueueConfig::default(),
+            background,
+        );
+        let (live, b1, b2, b3, b4, b5) = tokio::join!(
+            q.submit(100),
+            q.submit_background(1),
+            q.submit_background(2),
+            q.submit_background(3),
+            q.submit_background(4),
+            q.submit_background(5),
+        );
+        assert_eq!(live, Ok(1000));
+        assert_eq!([b1, b2, b3, b4, b5], [1, 2, 3, 4, 5].map(|i| Ok(i * 10)));
+        assert_eq!(
+            *sink.batches.lock().unwrap(),
+            vec![vec![100, 1], vec![2, 3, 4], vec![5]]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_background_item_costs_its_live_batch_one_retry() {
+        let sink = recorder(1000);
+        let (q, _w) = CommitQueue::start(sink.clone(), CommitQueueConfig::default());
+        let (a, b, c) = tokio::join!(q.submit(1), q.submit(3), q.submit_background(-1));
+        assert_eq!(a, Ok(10));
+        assert_eq!(b, Ok(30));
+        assert!(matches!(c, Err(CommitError::Failed(_))), "{c:?}");
+        assert_eq!(
+            *sink.batches.lock().unwrap(),
+            vec![vec![1, 3, -1], vec![1, 3], vec![-1]]
+        );
     }
 
     #[tokio::test(start_paused = true)]

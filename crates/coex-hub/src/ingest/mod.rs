@@ -4,8 +4,9 @@
 //! Small bodies go through the [`CommitQueue`]: parsed, normalised and applied with their raw
 //! archive in one grouped transaction before Meta gets its 200. Large bodies (history chunks
 //! of up to 3 MB, thousands of messages) are only archived before the 200, and the
-//! [`fanout`] worker applies them afterwards in small transactions, so a big import neither
-//! delays its own acknowledgement nor slows live traffic.
+//! [`fanout`] worker applies them afterwards in small pieces, which the commit writers add to
+//! live batches a bounded number at a time (sharing their fsync), so a big import neither
+//! delays its own acknowledgement nor slows live traffic much.
 //!
 //! A body the store can never take (a NUL character PostgreSQL text refuses, an id too long
 //! for an index) would otherwise fail on every one of Meta's retries for seven days, and take
@@ -30,7 +31,9 @@ use coex_store::{BatchSummary, SqlStore, Store, StoreError};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use self::commit_queue::{BatchSink, CommitError, CommitQueue, CommitQueueConfig, Failed};
+use self::commit_queue::{
+    BackgroundConfig, BatchSink, CommitError, CommitQueue, CommitQueueConfig, Failed,
+};
 
 /// Why a webhook was not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,8 +64,10 @@ pub struct IngestConfig {
     pub queue: CommitQueueConfig,
     /// Bodies at least this large are archived first and applied in the background.
     pub defer_bytes: usize,
-    /// Most history messages applied in one background transaction.
+    /// History messages per background piece.
     pub fanout_chunk: usize,
+    /// How pieces share the commit writers' batches.
+    pub background: BackgroundConfig,
 }
 
 impl Default for IngestConfig {
@@ -71,6 +76,7 @@ impl Default for IngestConfig {
             queue: CommitQueueConfig::default(),
             defer_bytes: 256 * 1024,
             fanout_chunk: 100,
+            background: BackgroundConfig::default(),
         }
     }
 }
@@ -129,7 +135,8 @@ impl Ingestor {
             feed: feed.clone(),
             sweep: sweep.clone(),
         });
-        let (queue, _writers) = CommitQueue::start(sink, config.queue);
+        let (queue, _writers) =
+            CommitQueue::start_with_background(sink, config.queue, config.background);
         Self {
             queue,
             store,
@@ -194,8 +201,10 @@ impl Ingestor {
         &self,
         item: IngestItem,
     ) -> Result<Option<coex_core::model::ArchiveId>, IngestError> {
-        match self.queue.submit(item).await {
-            Ok(archive) => Ok(archive),
+        let work = Work { item, piece: None };
+        match self.queue.submit(work).await {
+            Ok(Ok(archive)) => Ok(archive),
+            Ok(Err(e)) => Err(IngestError::Store(e.to_string())),
             Err(CommitError::Full) => {
                 self.count(|t| t.refused_busy += 1);
                 Err(IngestError::Busy)
@@ -225,10 +234,6 @@ impl Ingestor {
         self.feed.subscribe()
     }
 
-    pub(crate) fn notify_feed(&self) {
-        self.feed.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
     pub(crate) fn deferred_signal(&self) -> Arc<Notify> {
         self.deferred.clone()
     }
@@ -237,13 +242,25 @@ impl Ingestor {
         self.sweep.clone()
     }
 
-    /// A turn at the store for background work, between live commits (see
-    /// [`CommitQueue::background_turn`]).
-    pub(crate) async fn background_turn(
+    /// Background pieces waiting for a commit writer.
+    pub fn background_depth(&self) -> usize {
+        self.queue.background_depth()
+    }
+
+    /// Commits background work beside live batches (see [`CommitQueue::submit_background`]);
+    /// a store error of this item alone comes back as such (so the caller can tell a data
+    /// error), a failure of the queue or of a whole batch as [`CommitError`].
+    pub(crate) async fn submit_background(
         &self,
-        max_wait: std::time::Duration,
-    ) -> commit_queue::BackgroundTurn {
-        self.queue.background_turn(max_wait).await
+        item: IngestItem,
+        piece: Piece,
+    ) -> Result<Result<Option<coex_core::model::ArchiveId>, StoreError>, CommitError> {
+        self.queue
+            .submit_background(Work {
+                item,
+                piece: Some(piece),
+            })
+            .await
     }
 
     pub(crate) fn store(&self) -> &SqlStore {
@@ -346,6 +363,22 @@ pub(crate) fn quarantine_item(
     }
 }
 
+/// What kind of background piece an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// Background work that is not the continuation of a split history chunk.
+    Whole,
+    /// A later piece of a history chunk split in pieces: the store sees the chunk's row,
+    /// stored by the first piece, and counts a duplicate chunk, which is not one.
+    Continuation,
+}
+
+/// One item of the commit queue: a live webhook, or a background piece.
+pub(crate) struct Work {
+    item: IngestItem,
+    piece: Option<Piece>,
+}
+
 /// Commits batches to the store and keeps the running totals.
 struct StoreSink {
     store: SqlStore,
@@ -358,8 +391,13 @@ impl StoreSink {
     async fn apply(
         &self,
         batch: &IngestBatch,
+        continuations: u64,
     ) -> Result<Vec<Option<coex_core::model::ArchiveId>>, StoreError> {
-        let outcome = self.store.apply_batch(batch).await?;
+        let mut outcome = self.store.apply_batch(batch).await?;
+        outcome.summary.history_chunks_duplicate = outcome
+            .summary
+            .history_chunks_duplicate
+            .saturating_sub(continuations);
         add_summary(
             &mut self.totals.lock().unwrap_or_else(|p| p.into_inner()).store,
             &outcome.summary,
@@ -375,22 +413,34 @@ impl StoreSink {
 }
 
 impl BatchSink for StoreSink {
-    type Item = IngestItem;
-    type Output = Option<coex_core::model::ArchiveId>;
+    type Item = Work;
+    /// The archive id; an error only for a lone background item (see
+    /// [`Ingestor::submit_background`]).
+    type Output = Result<Option<coex_core::model::ArchiveId>, StoreError>;
     type Error = StoreError;
 
-    async fn flush(
-        &self,
-        items: Vec<IngestItem>,
-    ) -> Result<Vec<Self::Output>, Failed<IngestItem, StoreError>> {
-        let batch = IngestBatch { items };
-        let error = match self.apply(&batch).await {
-            Ok(archives) => return Ok(archives),
+    async fn flush(&self, items: Vec<Work>) -> Result<Vec<Self::Output>, Failed<Work, StoreError>> {
+        let continuations = items
+            .iter()
+            .filter(|w| w.piece == Some(Piece::Continuation))
+            .count() as u64;
+        let lone_piece = items.len() == 1 && items.iter().all(|w| w.piece.is_some());
+        let pieces: Vec<Option<Piece>> = items.iter().map(|w| w.piece).collect();
+        let batch = IngestBatch {
+            items: items.into_iter().map(|w| w.item).collect(),
+        };
+        let error = match self.apply(&batch, continuations).await {
+            Ok(archives) => return Ok(archives.into_iter().map(Ok).collect()),
             Err(e) => e,
         };
-        // A lone item that fails on its data would fail on every retry: keep it with its
+        if lone_piece && error.is_data_error() {
+            // The background worker keeps the body with its error itself.
+            return Ok(vec![Err(error)]);
+        }
+        // A lone webhook that fails on its data would fail on every retry: keep it with its
         // error instead. (A batch of several is first split by the queue.)
         if let [item] = batch.items.as_slice()
+            && !lone_piece
             && error.is_data_error()
         {
             let body = match &item.archive {
@@ -406,20 +456,25 @@ impl BatchSink for StoreSink {
                 )],
             };
             tracing::error!(%error, "a webhook cannot be applied; kept with its error");
-            match self.apply(&replacement).await {
+            match self.apply(&replacement, 0).await {
                 Ok(archives) => {
                     self.totals
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .quarantined += 1;
-                    return Ok(archives);
+                    return Ok(archives.into_iter().map(Ok).collect());
                 }
                 Err(e) => tracing::error!(error = %e, "keeping the webhook with its error failed"),
             }
         }
         Err(Failed {
             error,
-            items: batch.items,
+            items: batch
+                .items
+                .into_iter()
+                .zip(pieces)
+                .map(|(item, piece)| Work { item, piece })
+                .collect(),
         })
     }
 
