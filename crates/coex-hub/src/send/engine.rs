@@ -15,7 +15,8 @@
 //! - **Fairness.** Each lane is its own task with its own limiters; numbers share nothing but
 //!   the store, the HTTP client and a FIFO in-flight semaphore. A number with a million queued
 //!   messages claims one second's worth at a time, so another number's first message waits
-//!   for no one's backlog.
+//!   for no one's backlog. Lanes claim through one [`ClaimQueue`]: whatever lanes asked
+//!   meanwhile is claimed in one transaction, so claims cost the store few commits.
 //! - **Commits.** Attempt results go through a channel to the committers (one on SQLite, its
 //!   single writer; three on PostgreSQL, writing batches in parallel), which write them in
 //!   batches (one transaction per batch): the store's write rate stays far below the send rate.
@@ -28,20 +29,21 @@
 //! points at until shutdown, so a benchmark can run it in process against the emulator.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use coex_core::PhoneNumberId;
 use coex_core::model::{Number, Timestamp, WorkspaceId};
 use coex_core::policy::pacing::{LimitReached, MessagingLimit};
 use coex_meta::graph::GraphClient;
-use coex_store::send::{AttemptResult, LaneOwner, LeaseOutcome, ReconcileWindow, SendStore};
+use coex_store::send::{AttemptResult, Claim, LaneOwner, LeaseOutcome, ReconcileWindow, SendStore};
 use coex_store::{SqlStore, Store};
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::SendSettings;
+use super::claims::ClaimQueue;
 use super::lane::{self, LaneControl};
 use crate::ingest::Clock;
 
@@ -91,6 +93,8 @@ pub(crate) struct Inner {
     limits: Mutex<HashMap<WorkspaceId, (tokio::time::Instant, MessagingLimit<String>)>>,
     // Why a std Mutex: counters bumped in passing by lanes and attempts, read by the API.
     stats: Mutex<HashMap<PhoneNumberId, LaneStats>>,
+    /// The lanes' group claims, started by [`SendEngine::run`] (it needs the runtime).
+    claims: OnceLock<ClaimQueue>,
 }
 
 struct RunningLane {
@@ -134,6 +138,7 @@ impl SendEngine {
                 in_flight,
                 limits: Mutex::new(HashMap::new()),
                 stats: Mutex::new(HashMap::new()),
+                claims: OnceLock::new(),
             }),
         }
     }
@@ -242,6 +247,11 @@ impl SendEngine {
                 ))
             })
             .collect();
+        let _ = self.inner.claims.set(ClaimQueue::start(
+            self.inner.store.clone(),
+            self.inner.owner.clone(),
+            self.inner.clock.clone(),
+        ));
         let reconciler = tokio::spawn(reconcile_loop(self.inner.clone(), shutdown.clone()));
         tracing::info!(owner = %self.inner.owner, "send engine started");
         loop {
@@ -441,6 +451,24 @@ impl SendEngine {
 }
 
 impl Inner {
+    /// Claims up to `limit` ready sends of `number` for this process, with the other lanes'
+    /// claims when the engine runs.
+    pub async fn claim(
+        &self,
+        number: &PhoneNumberId,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Claim, String> {
+        match self.claims.get() {
+            Some(q) => q.claim(number, limit).await.map_err(|e| e.to_string()),
+            None => self
+                .store
+                .claim_sends(number, &self.owner, now, limit)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }

@@ -326,11 +326,7 @@ pub(crate) async fn run(
                 }
             }
             let batch = settings.claim_batch.unwrap_or(limiter.mps()).clamp(1, 500);
-            match inner
-                .store
-                .claim_sends(&number.id, &inner.owner, now, batch)
-                .await
-            {
+            match inner.claim(&number.id, now, batch).await {
                 Ok(claim) if claim.lease_lost => {
                     control.lose_lease();
                     break;

@@ -16,6 +16,7 @@
 //!
 //! [`http`] has the REST routes; `coex send` on the command line calls them.
 
+mod claims;
 pub mod engine;
 pub mod http;
 pub mod lane;

@@ -36,7 +36,7 @@ pub(crate) struct ContactRow {
 }
 
 impl ContactRow {
-    fn from_row(r: &Row) -> Result<Self> {
+    pub(super) fn from_row(r: &Row) -> Result<Self> {
         Ok(Self {
             id: ContactId::new(r.i64("id")?),
             bsuid: r.opt_str("bsuid")?,
@@ -77,6 +77,14 @@ impl Applier<'_, '_> {
         bsuid: Option<&Bsuid>,
         phone: Option<&PhoneNumber>,
     ) -> Result<(Option<ContactRow>, Option<ContactRow>)> {
+        let prefetched = (
+            info.id.clone(),
+            bsuid.map(|b| b.as_str().to_owned()),
+            phone.map(|p| p.digits().to_owned()),
+        );
+        if let Some(found) = self.prefetched.remove(&prefetched) {
+            return Ok(found);
+        }
         let rows = self
             .conn
             .all(CANDIDATES, args![info.workspace, bsuid, phone, info.id])
@@ -236,7 +244,10 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
+    /// Every change to a contact goes with this event, so it is also where a prefetch of
+    /// contacts (see `sent`) stops being trusted.
     fn contact_changed(&mut self, info: &NumberInfo, id: ContactId, why: &str) {
+        self.prefetched.clear();
         self.emit(
             info.workspace,
             EventKind::ContactChanged,

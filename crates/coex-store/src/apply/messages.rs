@@ -81,6 +81,15 @@ struct Inserted {
     patched: HashSet<String>,
 }
 
+/// What [`Applier::insert_message_rows`] inserted, as (number, wamid).
+#[derive(Default)]
+pub(super) struct InsertedKeys {
+    /// The messages that were new.
+    pub fresh: HashSet<(String, String)>,
+    /// Those of them with parked patches waiting.
+    pub patched: HashSet<(String, String)>,
+}
+
 enum Outcome {
     Applied,
     Stale,
@@ -116,15 +125,15 @@ fn status_update_sql(status: MessageStatus) -> Option<String> {
 
 /// A status as stored in `status_history`, for replaying orphans.
 pub(super) struct StoredStatus {
-    number: PhoneNumberId,
+    pub number: PhoneNumberId,
     wamid: Wamid,
     status: MessageStatus,
-    occurred_at: Timestamp,
+    pub occurred_at: Timestamp,
     error: Option<MetaError>,
     pricing: Option<Pricing>,
 }
 
-fn stored_status(r: &Row) -> Result<StoredStatus> {
+pub(super) fn stored_status(r: &Row) -> Result<StoredStatus> {
     Ok(StoredStatus {
         number: r.parse("number_id")?,
         wamid: r.parse("wamid")?,
@@ -276,35 +285,51 @@ impl Applier<'_, '_> {
         Ok(Some(conversation))
     }
 
-    /// Inserts messages with one multi-row statement; returns the wamids that were new (a
-    /// wamid already stored, or repeated in `rows`, is absent), and those of them that have
-    /// parked patches waiting (to be replayed by the caller once the message is recorded).
-    ///
-    /// PostgreSQL: the wamids' advisory locks are taken first (see [`Self::lock_wamid`]), and
-    /// the insert, a statement started after they were granted, sees every patch parked by a
-    /// transaction that held one of them, so a patch parked concurrently is never missed.
+    /// Inserts messages of one number with one multi-row statement; returns the wamids that
+    /// were new (a wamid already stored, or repeated in `rows`, is absent), and those of them
+    /// that have parked patches waiting (to be replayed by the caller once the message is
+    /// recorded).
     async fn insert_messages(
         &mut self,
         info: &NumberInfo,
         rows: &[(ConversationId, &NewMessage<'_>)],
     ) -> Result<Inserted> {
+        let rows: Vec<_> = rows.iter().map(|(c, m)| (&info.id, *c, *m)).collect();
+        let keyed = self.insert_message_rows(&rows).await?;
+        Ok(Inserted {
+            fresh: keyed.fresh.into_iter().map(|(_, w)| w).collect(),
+            patched: keyed.patched.into_iter().map(|(_, w)| w).collect(),
+        })
+    }
+
+    /// [`Self::insert_messages`] for messages of any numbers: what was new, and what has
+    /// parked patches waiting, as (number, wamid).
+    ///
+    /// PostgreSQL: the wamids' advisory locks are taken first (see [`Self::lock_wamid`]), and
+    /// the insert, a statement started after they were granted, sees every patch parked by a
+    /// transaction that held one of them, so a patch parked concurrently is never missed.
+    pub(super) async fn insert_message_rows(
+        &mut self,
+        rows: &[(&PhoneNumberId, ConversationId, &NewMessage<'_>)],
+    ) -> Result<InsertedKeys> {
         const COLS: usize = 21;
-        let wamids: Vec<&Wamid> = rows.iter().map(|(_, m)| m.wamid).collect();
-        self.lock_wamids(info, &wamids).await?;
+        let keys: Vec<(&PhoneNumberId, &Wamid)> =
+            rows.iter().map(|(n, _, m)| (*n, m.wamid)).collect();
+        self.lock_message_keys(&keys).await?;
         let sql = format!(
             "INSERT INTO messages (number_id, wamid, conversation_id, direction, origin, sender, kind, body, \
                media_id, media_mime, media_sha256, media_filename, reply_to, payload, sent_at, stored_at, \
                status, status_at, error_code, error_title, error_details) \
              VALUES {} ON CONFLICT (number_id, wamid) DO NOTHING \
-             RETURNING wamid, EXISTS (SELECT 1 FROM message_patches p \
+             RETURNING number_id, wamid, EXISTS (SELECT 1 FROM message_patches p \
                WHERE p.number_id = messages.number_id AND p.target_wamid = messages.wamid \
                  AND NOT p.applied) AS patched",
             values_list(self.conn.dialect(), rows.len(), COLS)
         );
         let mut binds = Vec::with_capacity(rows.len() * COLS);
-        for (conversation, m) in rows {
+        for (number, conversation, m) in rows {
             let media = m.content.media.as_ref();
-            binds.push(info.id.to_arg());
+            binds.push(number.to_arg());
             binds.push(m.wamid.to_arg());
             binds.push(conversation.to_arg());
             binds.push(m.direction.to_arg());
@@ -329,20 +354,20 @@ impl Applier<'_, '_> {
             binds.push(Arg::Text(m.error.and_then(|e| e.details.as_deref())));
         }
         let returned = self.conn.all(&sql, &binds).await?;
-        let mut out = Inserted::default();
+        let mut out = InsertedKeys::default();
         for r in returned {
-            let wamid = r.str("wamid")?;
+            let key = (r.str("number_id")?, r.str("wamid")?);
             if r.bool("patched")? {
-                out.patched.insert(wamid.clone());
+                out.patched.insert(key.clone());
             }
-            out.fresh.insert(wamid);
+            out.fresh.insert(key);
         }
         Ok(out)
     }
 
     /// The consequences of a newly stored message: display data, conversation aggregates (the
     /// window input only for live customer messages), the feed event.
-    async fn message_stored(
+    pub(super) async fn message_stored(
         &mut self,
         info: &NumberInfo,
         customer: &CustomerRef,
@@ -621,19 +646,25 @@ impl Applier<'_, '_> {
     /// keys, so two transactions locking overlapping sets (a history chunk and its redelivery)
     /// queue instead of deadlocking.
     async fn lock_wamids(&mut self, info: &NumberInfo, wamids: &[&Wamid]) -> Result<bool> {
-        if self.conn.dialect() != Dialect::Postgres || wamids.is_empty() {
+        let keys: Vec<_> = wamids.iter().map(|w| (&info.id, *w)).collect();
+        self.lock_message_keys(&keys).await
+    }
+
+    /// [`Self::lock_wamids`] for (number, wamid) pairs of any numbers.
+    async fn lock_message_keys(&mut self, keys: &[(&PhoneNumberId, &Wamid)]) -> Result<bool> {
+        if self.conn.dialect() != Dialect::Postgres || keys.is_empty() {
             return Ok(false);
         }
         let sql = format!(
             "SELECT pg_advisory_xact_lock(k) FROM ( \
                SELECT DISTINCT hashtextextended(v.n || ':' || v.w, 0) AS k \
                FROM (VALUES {}) AS v(n, w) ORDER BY k) AS keys",
-            values_list(Dialect::Postgres, wamids.len(), 2)
+            values_list(Dialect::Postgres, keys.len(), 2)
         );
-        let mut binds = Vec::with_capacity(wamids.len() * 2);
-        for w in wamids {
-            binds.push(info.id.to_arg());
-            binds.push(w.to_arg());
+        let mut binds = Vec::with_capacity(keys.len() * 2);
+        for (number, wamid) in keys {
+            binds.push(number.to_arg());
+            binds.push(wamid.to_arg());
         }
         self.conn.exec(&sql, &binds).await?;
         Ok(true)
@@ -658,7 +689,11 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
-    async fn replay_status(&mut self, info: &NumberInfo, s: &StoredStatus) -> Result<()> {
+    pub(super) async fn replay_status(
+        &mut self,
+        info: &NumberInfo,
+        s: &StoredStatus,
+    ) -> Result<()> {
         match self.advance_status(info, s).await? {
             Outcome::Missing => return Ok(()),
             Outcome::Applied => self.summary.statuses_applied += 1,
@@ -881,7 +916,11 @@ impl Applier<'_, '_> {
     }
 
     /// Applies patches that arrived before the message `wamid`, oldest first.
-    async fn replay_pending_patches(&mut self, info: &NumberInfo, wamid: &Wamid) -> Result<()> {
+    pub(super) async fn replay_pending_patches(
+        &mut self,
+        info: &NumberInfo,
+        wamid: &Wamid,
+    ) -> Result<()> {
         let rows = self
             .conn
             .all(

@@ -22,6 +22,7 @@
 mod account;
 mod identity;
 mod messages;
+mod sent;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -61,8 +62,18 @@ pub(crate) async fn run(
         }
         a.received_at = item.received_at;
         a.archive = *archive;
-        for event in &item.events {
-            a.apply(event).await?;
+        // Runs of outbound messages the send path stored go in bulk; the rest one by one.
+        let mut events = item.events.iter().peekable();
+        while let Some(event) = events.next() {
+            if !matches!(event, Ingest::Sent(_)) {
+                a.apply(event).await?;
+                continue;
+            }
+            let mut run = vec![event];
+            while let Some(next) = events.next_if(|e| matches!(e, Ingest::Sent(_))) {
+                run.push(next);
+            }
+            a.sent_many(&run).await?;
         }
     }
     a.received_at = now;
@@ -150,6 +161,9 @@ pub(super) struct Applier<'a, 'c> {
     /// be applied in bulk at the end without changing the outcome.
     single_status_wamids: HashSet<(String, String)>,
     deferred_statuses: Vec<(NumberInfo, messages::StoredStatus)>,
+    /// Contacts read ahead for a run of events, by (number, BSUID, phone): the first lookup
+    /// of each customer is answered from here (see `sent`); cleared on any contact change.
+    prefetched: HashMap<(PhoneNumberId, Option<String>, Option<String>), sent::Candidates>,
 }
 
 impl<'a, 'c> Applier<'a, 'c> {
@@ -171,6 +185,7 @@ impl<'a, 'c> Applier<'a, 'c> {
             new_statuses: HashSet::new(),
             single_status_wamids: HashSet::new(),
             deferred_statuses: Vec::new(),
+            prefetched: HashMap::new(),
         }
     }
 

@@ -367,6 +367,14 @@ pub(crate) fn recipient_text(r: &Recipient) -> &str {
     }
 }
 
+/// One lane's part of a [`SendStore::claim_sends_many`] round: its number and how many
+/// sends it takes at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub number: PhoneNumberId,
+    pub limit: u32,
+}
+
 /// What [`SendStore::claim_sends`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Claim {
@@ -599,6 +607,17 @@ pub trait SendStore: Send + Sync {
         now: Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Claim>> + Send;
+
+    /// [`Self::claim_sends`] for several lanes of one owner, in one transaction: on a durable
+    /// store a commit (an fsync) is what a claim costs, so a process's lanes claim together.
+    /// One answer per request, in order; a lane whose lease is gone or that is stopped gets
+    /// that answer without affecting the others.
+    fn claim_sends_many(
+        &self,
+        requests: &[ClaimRequest],
+        owner: &LaneOwner,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Claim>>> + Send;
 
     /// The earliest `not_before` of the number's queued sends (a read: lanes poll it while
     /// idle instead of claiming in a write transaction).

@@ -1,6 +1,8 @@
 //! [`SendStore`] on [`SqlStore`]: the queries, written once for both dialects (see `db`),
 //! except the claim's row choice, which takes `FOR UPDATE SKIP LOCKED` on PostgreSQL.
 
+use std::collections::{HashMap, HashSet};
+
 use coex_core::model::{
     ArchiveInput, CustomerKey, CustomerRef, Ingest, IngestBatch, IngestItem, MessageContent,
     SentMessage, Timestamp, WorkspaceId,
@@ -10,13 +12,13 @@ use coex_core::pricing::Amount;
 use coex_core::{Bsuid, PhoneNumber, PhoneNumberId};
 
 use super::{
-    AttemptError, AttemptKind, AttemptRecord, AttemptResult, Claim, ClaimedSend, CostRow, Enqueued,
-    FinishSummary, IDEMPOTENCY_WINDOW_MS, LaneOwner, LaneRecord, LeaseOutcome, NewSend, Outcome,
-    ReconcileSummary, ReconcileWindow, SendErrorInfo, SendId, SendRecord, SendState, SendStore,
-    recipient_text,
+    AttemptError, AttemptKind, AttemptRecord, AttemptResult, Claim, ClaimRequest, ClaimedSend,
+    CostRow, Enqueued, FinishSummary, IDEMPOTENCY_WINDOW_MS, LaneOwner, LaneRecord, LeaseOutcome,
+    NewSend, Outcome, ReconcileSummary, ReconcileWindow, SendErrorInfo, SendId, SendRecord,
+    SendState, SendStore, recipient_text,
 };
 use crate::apply::pricing_from;
-use crate::db::{Conn, Dialect, Row, args};
+use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, row_runs, values_list};
 use crate::sql_store::{in_tx, reading};
 use crate::{Result, SqlStore, StoreError, apply, read};
 
@@ -417,38 +419,58 @@ async fn get_lane(c: &mut Conn<'_>, number: &PhoneNumberId) -> Result<LaneRecord
     })
 }
 
-async fn claim_sends(
+/// Claims for several lanes of `owner` (see [`SendStore::claim_sends_many`]): one read of
+/// their leases, then one `UPDATE … RETURNING` per lane that may claim.
+async fn claim_sends_many(
+    c: &mut Conn<'_>,
+    requests: &[ClaimRequest],
+    owner: &LaneOwner,
+    now: Timestamp,
+) -> Result<Vec<Claim>> {
+    let mut lanes: HashMap<String, (bool, bool)> = HashMap::new();
+    for (start, len) in row_runs(requests.len(), 256) {
+        let sql = format!(
+            "SELECT number_id, owner, lease_expires_at, stopped_at FROM send_lanes \
+             WHERE number_id IN (VALUES {})",
+            values_list(c.dialect(), len, 1)
+        );
+        let binds: Vec<Arg<'_>> = requests[start..start + len]
+            .iter()
+            .map(|r| r.number.to_arg())
+            .collect();
+        for l in c.all(&sql, &binds).await? {
+            let held = l.opt_str("owner")?.as_deref() == Some(owner.as_str())
+                && l.opt_ts("lease_expires_at")?.is_some_and(|e| e > now);
+            let stopped = l.opt_ts("stopped_at")?.is_some();
+            lanes.insert(l.str("number_id")?, (held, stopped));
+        }
+    }
+    let mut claims = Vec::with_capacity(requests.len());
+    for r in requests {
+        let claim = match lanes.get(r.number.as_str()) {
+            Some((true, false)) => claim_rows(c, &r.number, owner, now, r.limit).await?,
+            Some((true, true)) => Claim {
+                stopped: true,
+                ..Claim::default()
+            },
+            _ => Claim {
+                lease_lost: true,
+                ..Claim::default()
+            },
+        };
+        claims.push(claim);
+    }
+    Ok(claims)
+}
+
+/// Claims up to `limit` ready sends of a lane whose lease `owner` holds.
+async fn claim_rows(
     c: &mut Conn<'_>,
     number: &PhoneNumberId,
     owner: &LaneOwner,
     now: Timestamp,
     limit: u32,
 ) -> Result<Claim> {
-    let lane = c
-        .opt(
-            "SELECT owner, lease_expires_at, stopped_at FROM send_lanes WHERE number_id = $1",
-            args![number],
-        )
-        .await?;
-    let held = lane.as_ref().is_some_and(|l| {
-        l.opt_str("owner").ok().flatten().as_deref() == Some(owner.as_str())
-            && l.opt_ts("lease_expires_at")
-                .ok()
-                .flatten()
-                .is_some_and(|e| e > now)
-    });
-    if !held {
-        return Ok(Claim {
-            lease_lost: true,
-            ..Claim::default()
-        });
-    }
-    if lane.is_some_and(|l| l.opt_ts("stopped_at").ok().flatten().is_some()) {
-        return Ok(Claim {
-            stopped: true,
-            ..Claim::default()
-        });
-    }
     let choose = match c.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
@@ -532,148 +554,254 @@ fn attempt_columns(o: &Outcome) -> Option<AttemptColumns<'_>> {
     }
 }
 
+/// Records a batch of attempt results. The common case (every send once in the batch) is
+/// set-based: one multi-row insert of the attempts, one statement moving the accepted sends,
+/// and their outbound messages stored together; the rest (re-queues, failures) go row by row.
+/// A batch naming a send twice is written row by row, in order.
 async fn finish_attempts(
     c: &mut Conn<'_>,
     results: &[AttemptResult],
     now: Timestamp,
 ) -> Result<FinishSummary> {
-    let mut summary = FinishSummary::default();
-    let mut sent = Vec::new();
+    let mut ids = HashSet::with_capacity(results.len());
+    if !results.iter().all(|r| ids.insert(r.send.id.get())) {
+        return finish_attempts_one_by_one(c, results, now).await;
+    }
+    record_attempts(c, results).await?;
+    let accepted: Vec<&AttemptResult> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
+        .collect();
+    let moved = accept_sends(c, &accepted, now).await?;
+    let mut summary = FinishSummary {
+        accepted: moved.len() as u64,
+        stale: (accepted.len() - moved.len()) as u64,
+        ..FinishSummary::default()
+    };
     for r in results {
-        let s = &r.send;
-        let id = s.id.get();
-        let owner = r.owner.as_str();
-        if let Some((kind, http, code, wamid, response)) = attempt_columns(&r.outcome) {
-            // An answer that arrives after a new owner marked the attempt abandoned replaces
-            // that guess.
-            c.exec(
-                "INSERT INTO send_attempts (send_id, attempt, owner, started_at, finished_at, duration_ms, \
-                   outcome, http_status, error_code, wamid, response) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (send_id, attempt) DO UPDATE SET owner = excluded.owner, \
-                   started_at = excluded.started_at, finished_at = excluded.finished_at, \
-                   duration_ms = excluded.duration_ms, outcome = excluded.outcome, \
-                   http_status = excluded.http_status, error_code = excluded.error_code, \
-                   wamid = excluded.wamid, response = excluded.response",
-                args![
-                    id,
-                    s.attempt,
-                    owner,
-                    r.started_at,
-                    r.finished_at,
-                    (r.finished_at.as_millis() - r.started_at.as_millis()).max(0),
-                    kind.as_str(),
-                    http,
-                    code,
-                    wamid,
-                    response,
-                ],
+        if !matches!(r.outcome, Outcome::Accepted { .. }) {
+            settle(c, r, now, &mut summary).await?;
+        }
+    }
+    store_sent(c, &accepted, now).await?;
+    Ok(summary)
+}
+
+/// Inserts the attempt rows of `results` (those that made a request) with multi-row statements.
+async fn record_attempts(c: &mut Conn<'_>, results: &[AttemptResult]) -> Result<()> {
+    const COLS: usize = 11;
+    let rows: Vec<(&AttemptResult, AttemptColumns<'_>)> = results
+        .iter()
+        .filter_map(|r| attempt_columns(&r.outcome).map(|cols| (r, cols)))
+        .collect();
+    for (start, len) in row_runs(rows.len(), 128) {
+        // An answer that arrives after a new owner marked the attempt abandoned replaces that
+        // guess.
+        let sql = format!(
+            "INSERT INTO send_attempts (send_id, attempt, owner, started_at, finished_at, duration_ms, \
+               outcome, http_status, error_code, wamid, response) \
+             VALUES {} \
+             ON CONFLICT (send_id, attempt) DO UPDATE SET owner = excluded.owner, \
+               started_at = excluded.started_at, finished_at = excluded.finished_at, \
+               duration_ms = excluded.duration_ms, outcome = excluded.outcome, \
+               http_status = excluded.http_status, error_code = excluded.error_code, \
+               wamid = excluded.wamid, response = excluded.response",
+            values_list(c.dialect(), len, COLS)
+        );
+        let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * COLS);
+        for (r, (kind, http, code, wamid, response)) in &rows[start..start + len] {
+            binds.push(Arg::Int(Some(r.send.id.get())));
+            binds.push(Arg::Int(Some(i64::from(r.send.attempt))));
+            binds.push(Arg::Text(Some(r.owner.as_str())));
+            binds.push(r.started_at.to_arg());
+            binds.push(r.finished_at.to_arg());
+            binds.push(Arg::Int(Some(
+                (r.finished_at.as_millis() - r.started_at.as_millis()).max(0),
+            )));
+            binds.push(Arg::Text(Some(kind.as_str())));
+            binds.push(Arg::Int(*http));
+            binds.push(Arg::Int(*code));
+            binds.push(Arg::Text(*wamid));
+            binds.push(Arg::Text(*response));
+        }
+        c.exec(&sql, &binds).await?;
+    }
+    Ok(())
+}
+
+/// Moves accepted sends to `accepted` with their wamid, one statement per run of rows; returns
+/// the ids that moved. Also when a recovery queued a send again meanwhile: the message went
+/// out, and accepting it here keeps it from being sent twice.
+async fn accept_sends(
+    c: &mut Conn<'_>,
+    accepted: &[&AttemptResult],
+    now: Timestamp,
+) -> Result<HashSet<i64>> {
+    const COLS: usize = 5;
+    let mut moved = HashSet::with_capacity(accepted.len());
+    for (start, len) in row_runs(accepted.len(), 128) {
+        let sql = format!(
+            "WITH v(id, wamid, at, owner, now) AS (VALUES {}) \
+             UPDATE sends SET state = 'accepted', wamid = v.wamid, accepted_at = v.at, claimed_by = NULL, \
+               waiting = NULL, error_code = NULL, error_title = NULL, error_detail = NULL, updated_at = v.now \
+             FROM v WHERE sends.id = v.id \
+               AND ((sends.state = 'sending' AND sends.claimed_by = v.owner) OR sends.state = 'queued') \
+             RETURNING sends.id",
+            values_list(c.dialect(), len, COLS)
+        );
+        let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * COLS);
+        for r in &accepted[start..start + len] {
+            let Outcome::Accepted { wamid, .. } = &r.outcome else {
+                continue;
+            };
+            binds.push(Arg::Int(Some(r.send.id.get())));
+            binds.push(wamid.to_arg());
+            binds.push(r.finished_at.to_arg());
+            binds.push(Arg::Text(Some(r.owner.as_str())));
+            binds.push(now.to_arg());
+        }
+        for row in c.all(&sql, &binds).await? {
+            moved.insert(row.i64("id")?);
+        }
+    }
+    Ok(moved)
+}
+
+/// Stores the outbound messages of accepted sends through the ingest apply path, and fails
+/// those whose `failed` status overtook this commit.
+async fn store_sent(c: &mut Conn<'_>, accepted: &[&AttemptResult], now: Timestamp) -> Result<()> {
+    let sent: Vec<Ingest> = accepted
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Accepted { wamid, .. } => Some(Ingest::Sent(sent_message(r, wamid))),
+            _ => None,
+        })
+        .collect();
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let batch = IngestBatch {
+        items: vec![IngestItem {
+            received_at: now,
+            archive: ArchiveInput::None,
+            events: sent,
+        }],
+    };
+    apply::run(c, &batch, now).await?;
+    // A `failed` status that overtook the commit was applied just now: reconcile it (one
+    // statement over the id range; other accepted sends in it are fair game too).
+    let ids = accepted.iter().map(|r| r.send.id.get());
+    if let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) {
+        fail_from_status(c, Some((lo, hi)), None, now).await?;
+    }
+    Ok(())
+}
+
+fn sent_message(r: &AttemptResult, wamid: &coex_core::Wamid) -> SentMessage {
+    let s = &r.send;
+    SentMessage {
+        number: s.number.clone(),
+        wamid: wamid.clone(),
+        customer: CustomerRef::key(s.customer.clone()),
+        timestamp: r.finished_at,
+        origin: s.origin,
+        sender: s.sender.clone(),
+        content: s.content.clone(),
+    }
+}
+
+/// Moves on a send whose attempt was not accepted (re-queued, failed, needs a template).
+async fn settle(
+    c: &mut Conn<'_>,
+    r: &AttemptResult,
+    now: Timestamp,
+    summary: &mut FinishSummary,
+) -> Result<()> {
+    let changed = match &r.outcome {
+        Outcome::Accepted { .. } => return Ok(()),
+        Outcome::Retry {
+            not_before,
+            waiting,
+            error,
+        } => {
+            let n = requeue(c, r, *not_before, waiting, Some(error), false, now).await?;
+            summary.requeued += n;
+            n
+        }
+        Outcome::Stopped { error } => {
+            let n = requeue(c, r, now, "lane_stopped", Some(error), false, now).await?;
+            summary.requeued += n;
+            n
+        }
+        Outcome::Deferred {
+            not_before,
+            waiting,
+        } => {
+            let n = requeue(c, r, *not_before, waiting, None, true, now).await?;
+            summary.requeued += n;
+            n
+        }
+        Outcome::Failed { error } => {
+            let n = finish(
+                c,
+                r,
+                SendState::Failed,
+                error.code,
+                &error.title,
+                error.detail.as_deref(),
+                now,
             )
             .await?;
+            summary.failed += n;
+            n
         }
-        let changed = match &r.outcome {
-            Outcome::Accepted { wamid, .. } => {
-                // Also when a recovery queued it again meanwhile: the message went out, and
-                // accepting it here keeps it from being sent twice.
-                let n = c
-                    .exec(
-                        "UPDATE sends SET state = 'accepted', wamid = $2, accepted_at = $3, claimed_by = NULL, \
-                           waiting = NULL, error_code = NULL, error_title = NULL, error_detail = NULL, \
-                           updated_at = $4 \
-                         WHERE id = $1 AND ((state = 'sending' AND claimed_by = $5) OR state = 'queued')",
-                        args![id, wamid, r.finished_at, now, owner],
-                    )
-                    .await?;
-                sent.push(Ingest::Sent(SentMessage {
-                    number: s.number.clone(),
-                    wamid: wamid.clone(),
-                    customer: CustomerRef::key(s.customer.clone()),
-                    timestamp: r.finished_at,
-                    origin: s.origin,
-                    sender: s.sender.clone(),
-                    content: s.content.clone(),
-                }));
-                summary.accepted += n;
-                n
-            }
-            Outcome::Retry {
-                not_before,
-                waiting,
-                error,
-            } => {
-                let n = requeue(c, r, *not_before, waiting, Some(error), false, now).await?;
-                summary.requeued += n;
-                n
-            }
-            Outcome::Stopped { error } => {
-                let n = requeue(c, r, now, "lane_stopped", Some(error), false, now).await?;
-                summary.requeued += n;
-                n
-            }
-            Outcome::Deferred {
-                not_before,
-                waiting,
-            } => {
-                let n = requeue(c, r, *not_before, waiting, None, true, now).await?;
-                summary.requeued += n;
-                n
-            }
-            Outcome::Failed { error } => {
-                let n = finish(
-                    c,
-                    r,
-                    SendState::Failed,
-                    error.code,
-                    &error.title,
-                    error.detail.as_deref(),
-                    now,
-                )
-                .await?;
-                summary.failed += n;
-                n
-            }
-            Outcome::NeedsTemplate { error, detail } => {
-                let code = error.as_ref().and_then(|e| e.code);
-                let title = error
-                    .as_ref()
-                    .map_or("needs_template", |e| e.title.as_str());
-                let n = finish(
-                    c,
-                    r,
-                    SendState::NeedsTemplate,
-                    code,
-                    title,
-                    Some(detail),
-                    now,
-                )
-                .await?;
-                summary.needs_template += n;
-                n
-            }
-        };
-        if changed == 0 {
-            summary.stale += 1;
+        Outcome::NeedsTemplate { error, detail } => {
+            let code = error.as_ref().and_then(|e| e.code);
+            let title = error
+                .as_ref()
+                .map_or("needs_template", |e| e.title.as_str());
+            let n = finish(
+                c,
+                r,
+                SendState::NeedsTemplate,
+                code,
+                title,
+                Some(detail),
+                now,
+            )
+            .await?;
+            summary.needs_template += n;
+            n
+        }
+    };
+    if changed == 0 {
+        summary.stale += 1;
+    }
+    Ok(())
+}
+
+/// [`finish_attempts`] one result at a time, in order (a batch that names a send twice).
+async fn finish_attempts_one_by_one(
+    c: &mut Conn<'_>,
+    results: &[AttemptResult],
+    now: Timestamp,
+) -> Result<FinishSummary> {
+    let mut summary = FinishSummary::default();
+    for r in results {
+        record_attempts(c, std::slice::from_ref(r)).await?;
+        if matches!(r.outcome, Outcome::Accepted { .. }) {
+            let moved = accept_sends(c, &[r], now).await?;
+            summary.accepted += moved.len() as u64;
+            summary.stale += u64::from(moved.is_empty());
+        } else {
+            settle(c, r, now, &mut summary).await?;
         }
     }
-    if !sent.is_empty() {
-        let batch = IngestBatch {
-            items: vec![IngestItem {
-                received_at: now,
-                archive: ArchiveInput::None,
-                events: sent,
-            }],
-        };
-        apply::run(c, &batch, now).await?;
-        // A `failed` status that overtook the commit was applied just now: reconcile it (one
-        // statement over the id range; other accepted sends in it are fair game too).
-        let ids = results
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
-            .map(|r| r.send.id.get());
-        if let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) {
-            fail_from_status(c, Some((lo, hi)), None, now).await?;
-        }
-    }
+    let accepted: Vec<&AttemptResult> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
+        .collect();
+    store_sent(c, &accepted, now).await?;
     Ok(summary)
 }
 
@@ -1017,7 +1145,26 @@ impl SendStore for SqlStore {
         now: Timestamp,
         limit: u32,
     ) -> Result<Claim> {
-        in_tx!(self, |c| claim_sends(c, number, owner, now, limit))
+        let request = [ClaimRequest {
+            number: number.clone(),
+            limit,
+        }];
+        let mut claims = self.claim_sends_many(&request, owner, now).await?;
+        claims
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a claim round returned no answer".into()))
+    }
+
+    async fn claim_sends_many(
+        &self,
+        requests: &[ClaimRequest],
+        owner: &LaneOwner,
+        now: Timestamp,
+    ) -> Result<Vec<Claim>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        in_tx!(self, |c| claim_sends_many(c, requests, owner, now))
     }
 
     async fn next_ready_at(&self, number: &PhoneNumberId) -> Result<Option<Timestamp>> {

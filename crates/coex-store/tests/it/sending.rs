@@ -8,7 +8,7 @@ use coex_core::model::*;
 use coex_core::policy::Recipient;
 use coex_core::pricing::{Amount, Category, Country};
 use coex_store::send::*;
-use coex_store::{SqlStore, StoreError};
+use coex_store::{SqlStore, Store, StoreError};
 
 use crate::harness::*;
 
@@ -673,5 +673,150 @@ both!(
                 .unwrap()
                 .is_empty()
         );
+    }
+);
+
+both!(one_claim_round_answers_each_lane, |db| async {
+    let f = db.fixture().await;
+    let a = owner("a");
+    let now = t(NOW_SECS);
+    let second = db
+        .store
+        .upsert_number(&new_number("106540352242933", "15550783882"))
+        .await
+        .unwrap()
+        .id;
+    let third = db
+        .store
+        .upsert_number(&new_number("106540352242944", "15550783883"))
+        .await
+        .unwrap()
+        .id;
+    for n in [number(), second.clone(), third.clone()] {
+        for i in 0..3 {
+            let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}"), None);
+            s.number = n.clone();
+            db.store.enqueue(&s).await.unwrap();
+        }
+    }
+    // The first lane is held by `a`, the second by nobody, the third by `a` but stopped.
+    for n in [number(), third.clone()] {
+        db.store.acquire_lane(&n, &a, now, TTL).await.unwrap();
+    }
+    db.store
+        .stop_lane(&third, Some(190), "billing", now)
+        .await
+        .unwrap();
+    let requests: Vec<ClaimRequest> = [(number(), 2), (second.clone(), 2), (third.clone(), 2)]
+        .into_iter()
+        .map(|(number, limit)| ClaimRequest { number, limit })
+        .collect();
+    let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    assert_eq!(claims[0].sends.len(), 2);
+    assert!(claims[0].sends.iter().all(|s| s.number == number()));
+    assert!(claims[1].lease_lost && claims[1].sends.is_empty());
+    assert!(claims[2].stopped && claims[2].sends.is_empty());
+    let lane = db.store.get_lane(&second).await.unwrap();
+    assert_eq!(
+        (lane.queued, lane.sending),
+        (3, 0),
+        "nothing claimed without the lease"
+    );
+    let lane = db.store.get_lane(&number()).await.unwrap();
+    assert_eq!((lane.queued, lane.sending), (1, 2));
+});
+
+both!(
+    a_run_of_sent_messages_resolves_like_one_by_one,
+    |db| async {
+        let f = db.fixture().await;
+        let second = db
+            .store
+            .upsert_number(&new_number("106540352242933", "15550783882"))
+            .await
+            .unwrap()
+            .id;
+        // Known before: a customer by phone (with a conversation), and a phone-only app contact
+        // who now comes with a BSUID (linked, not duplicated).
+        db.apply(vec![
+            inbound("wamid.IN1", by_phone("+16505550001"), NOW_SECS - 60, "hi"),
+            inbound("wamid.IN2", by_phone("+16505550002"), NOW_SECS - 60, "yo"),
+        ])
+        .await;
+        // A status that overtakes its message's commit.
+        let early = db
+            .apply(vec![status(
+                "wamid.S3",
+                MessageStatus::Delivered,
+                NOW_SECS + 1,
+            )])
+            .await;
+        assert_eq!(early.statuses_orphaned, 1);
+        let on = |n: &coex_core::PhoneNumberId, e: Ingest| match e {
+            Ingest::Sent(mut m) => {
+                m.number = n.clone();
+                Ingest::Sent(m)
+            }
+            other => other,
+        };
+        let unknown = coex_core::PhoneNumberId::parse("999999999999999").unwrap();
+        let summary = db
+            .apply(vec![
+                sent("wamid.S1", by_phone("+16505550001"), NOW_SECS, "a"),
+                sent(
+                    "wamid.S2",
+                    by_both("US.BSUID2", "+16505550002"),
+                    NOW_SECS,
+                    "b",
+                ),
+                sent("wamid.S3", by_phone("+16505550003"), NOW_SECS, "c"),
+                // The same new customer twice in the run, once on another number.
+                on(
+                    &second,
+                    sent("wamid.S4", by_phone("+16505550003"), NOW_SECS, "d"),
+                ),
+                sent("wamid.S1", by_phone("+16505550001"), NOW_SECS, "a again"),
+                on(
+                    &unknown,
+                    sent("wamid.S5", by_phone("+16505550001"), NOW_SECS, "e"),
+                ),
+            ])
+            .await;
+        assert_eq!(summary.messages_inserted, 4);
+        assert_eq!(summary.messages_duplicate, 1);
+        assert_eq!(summary.unknown_number, 1);
+        assert_eq!(summary.statuses_applied, 1);
+        // The known customer's message joins the inbound's conversation.
+        let c1 = db.conversation_of("wamid.IN1").await;
+        assert_eq!(
+            db.conversation_of("wamid.S1").await.conversation.id,
+            c1.conversation.id
+        );
+        assert_eq!(
+            db.message("wamid.S1").await.content.body.as_deref(),
+            Some("a")
+        );
+        // The phone-only contact got the BSUID: one contact, one conversation.
+        let c2 = db.conversation_of("wamid.S2").await;
+        assert_eq!(
+            c2.conversation.id,
+            db.conversation_of("wamid.IN2").await.conversation.id
+        );
+        assert_eq!(c2.contact.bsuid, Some(bsuid("US.BSUID2")));
+        // The new customer is one contact on both numbers; the overtaken status is applied.
+        let m3 = db.message("wamid.S3").await;
+        assert_eq!(m3.status, Some(MessageStatus::Delivered));
+        let m4 = db.store.get_message(&second, &w("wamid.S4")).await.unwrap();
+        let c3 = db.conversation_of("wamid.S3").await;
+        let c4 = db.store.get_conversation(m4.conversation).await.unwrap();
+        assert_eq!(c3.contact.id, c4.contact.id);
+        assert_ne!(c3.conversation.id, c4.conversation.id);
+        assert_eq!(c3.conversation.last_outbound_at, Some(t(NOW_SECS)));
+        assert_eq!(
+            c3.conversation.last_inbound_at, None,
+            "sends never open the window"
+        );
+        let _ = f;
     }
 );
