@@ -106,7 +106,7 @@ impl Default for BackgroundConfig {
         Self {
             capacity: 64,
             per_live_batch: 1,
-            per_idle_batch: 8,
+            per_idle_batch: 2,
         }
     }
 }

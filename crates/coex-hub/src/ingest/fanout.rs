@@ -53,6 +53,8 @@ pub enum FanoutError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] CommitError),
+    #[error("parsing a deferred body failed: {0}")]
+    Parse(#[from] tokio::task::JoinError),
 }
 
 /// Runs until `shutdown` turns true.
@@ -109,19 +111,21 @@ pub async fn drain_once(ingestor: &Ingestor) -> Result<usize, FanoutError> {
         };
         after = Some(last.id);
         for archive in pending {
-            let events = events_of(&archive.body, archive.received_at);
-            let result =
-                apply_in_pieces(ingestor, archive.id, archive.received_at, events, chunk).await;
+            let (id, received_at) = (archive.id, archive.received_at);
+            // Parsing up to 3 MB of JSON is CPU work of tens of milliseconds: off the runtime's
+            // workers, which answer the webhooks meanwhile.
+            let body = archive.body;
+            let (body, events) = tokio::task::spawn_blocking(move || {
+                let events = events_of(&body, received_at);
+                (body, events)
+            })
+            .await?;
+            let result = apply_in_pieces(ingestor, id, received_at, events, chunk).await;
             match result {
                 Ok(()) => {}
                 Err(FanoutError::Store(e)) if e.is_data_error() => {
-                    tracing::error!(archive = %archive.id, error = %e, "a deferred webhook cannot be applied; kept with its error");
-                    let item = quarantine_item(
-                        archive.received_at,
-                        ArchiveInput::Existing(archive.id),
-                        &archive.body,
-                        &e,
-                    );
+                    tracing::error!(archive = %id, error = %e, "a deferred webhook cannot be applied; kept with its error");
+                    let item = quarantine_item(received_at, ArchiveInput::Existing(id), &body, &e);
                     ingestor.submit_background(item, Piece::Whole).await??;
                     ingestor.count(|t| t.quarantined += 1);
                 }

@@ -287,6 +287,7 @@ impl Bench<'_> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_prefix(format!("{label} @ {rate:.0}/s"));
+        let history0 = history_applied(&self.server.metrics(self.client).await?.ingest);
         let (srv0, gen0, all0) = (
             target::proc_stats(Some(self.server.pid())),
             target::proc_stats(None),
@@ -306,7 +307,9 @@ impl Bench<'_> {
             target::machine_busy_secs(),
         );
         bar.finish_and_clear();
+        let history1 = history_applied(&self.server.metrics(self.client).await?.ingest);
         let drain = self.drain(label).await?;
+        let history2 = history_applied(&self.server.metrics(self.client).await?.ingest);
         self.ledger.record(&load.webhooks, &shots.outcomes);
 
         let mut counts = StepCounts::default();
@@ -360,6 +363,9 @@ impl Bench<'_> {
             machine_cpu_s: all1 - all0,
             server_peak_rss_mb: srv1.peak_rss_kb as f64 / 1024.0,
             drain_s: drain.as_secs_f64(),
+            fanout_backlog_messages: history2.saturating_sub(history1),
+            fanout_per_s: history2.saturating_sub(history0) as f64
+                / (shots.elapsed + drain).as_secs_f64().max(1e-6),
             pass,
         };
         eprintln!("{}", report.line());
@@ -396,6 +402,11 @@ impl Bench<'_> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// History messages the server has applied (stored or found already stored) so far.
+fn history_applied(t: &Totals) -> u64 {
+    t.store.history_inserted + t.store.history_duplicate
 }
 
 /// `x` rounded to two significant digits (3,750 → 3,800), so searched rates read well.

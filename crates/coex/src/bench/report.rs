@@ -54,6 +54,11 @@ pub struct StepReport {
     pub server_peak_rss_mb: f64,
     /// How long the commit queue and the deferred history fan-out took to catch up afterwards.
     pub drain_s: f64,
+    /// History messages acknowledged (archived) but not yet fanned out into message rows when
+    /// the step's last answer came: how far the fan-out lagged behind the acks.
+    pub fanout_backlog_messages: u64,
+    /// History messages fanned out per second, from the step's start until it was drained.
+    pub fanout_per_s: f64,
     /// p99 under the target, no 503, no error, and at least 95% of the offered rate achieved.
     pub pass: bool,
 }
@@ -67,7 +72,7 @@ impl StepReport {
             .map_or(0.0, |l| l.p99_ms);
         let cores = |cpu: f64| cpu / self.elapsed_s;
         format!(
-            "{:<13}{:>7.0}{:>9.0}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>6}{:>5}{:>6.2}{:>5.2}{:>5.2}{:>7.1}{:>6.0}  {}",
+            "{:<13}{:>7.0}{:>9.0}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>7.1}{:>6}{:>5}{:>6.2}{:>5.2}{:>5.2}{:>7.1}{:>6.0}{:>9}{:>8.0}  {}",
             self.label,
             self.offered_rate,
             self.achieved_rate,
@@ -84,6 +89,8 @@ impl StepReport {
             cores(self.machine_cpu_s),
             self.drain_s,
             self.server_peak_rss_mb,
+            self.fanout_backlog_messages,
+            self.fanout_per_s,
             if self.pass { "ok" } else { "FAIL" }
         )
     }
@@ -91,9 +98,9 @@ impl StepReport {
 
 const HEADER: &str = concat!(
     "              offered achieved  ------------- ack latency, ms --------------       ",
-    "      cpu cores\n",
+    "      cpu cores                   -history fan-out-\n",
     "step           per s    per s    p50    p99  p99.9    max live99 hist99   503  err",
-    "   srv  gen  all drain s rss MB holds",
+    "   srv  gen  all drain s rss MB  backlog   msg/s holds",
 );
 
 /// The benchmark's settings, as run.
@@ -178,6 +185,10 @@ impl Report {
                 h.latency.p99_ms,
                 h.latency.p999_ms,
                 h.latency.max_ms
+            );
+            println!(
+                "history fan-out at half of it: {} messages behind the acks at the step's end, caught up {:.1} s later ({:.0} messages/s)",
+                h.fanout_backlog_messages, h.drain_s, h.fanout_per_s
             );
         }
         let measured: f64 = self.steps.iter().map(|s| s.server_cpu_s).sum();
