@@ -14,6 +14,7 @@
 //! `SqlStore` (or be generic over `S: Store`) rather than a `dyn Store`.
 
 mod apply;
+mod checkpoint;
 mod db;
 mod error;
 mod migrate;

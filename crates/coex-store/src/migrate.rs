@@ -32,6 +32,11 @@ const SQLITE: Embedded = &[
         "contact_sync_items",
         include_str!("../migrations/sqlite/0003_contact_sync_items.sql"),
     ),
+    (
+        4,
+        "traffic_index",
+        include_str!("../migrations/sqlite/0004_traffic_index.sql"),
+    ),
 ];
 
 /// `migrations/postgres/<version>_<description>.sql`, in order.
@@ -50,6 +55,11 @@ const POSTGRES: Embedded = &[
         3,
         "contact_sync_items",
         include_str!("../migrations/postgres/0003_contact_sync_items.sql"),
+    ),
+    (
+        4,
+        "traffic_index",
+        include_str!("../migrations/postgres/0004_traffic_index.sql"),
     ),
 ];
 
