@@ -65,6 +65,9 @@ pub struct LaneStats {
     pub mps: u32,
 }
 
+/// Lanes taken in one transaction.
+const TAKE_ROUND: usize = 64;
+
 pub(crate) struct Inner {
     pub store: SqlStore,
     pub graph: GraphClient,
@@ -395,34 +398,55 @@ impl SendEngine {
         }
         candidates.sort();
         candidates.dedup();
+        candidates.retain(|number| !running.iter().any(|(n, _)| n == number));
+        // The free lanes are taken in rounds of one transaction each (a commit per lane would
+        // start 200 lanes at the store's fsync rate), for at most `lease_renew` per tick, so
+        // taking many lanes never delays the renewal of those that run (their lease fence):
+        // the rest are taken at the next tick, right away.
         let tick = tokio::time::Instant::now();
-        for number in candidates {
-            if running.iter().any(|(n, _)| *n == number) {
-                continue;
-            }
+        let mut numbers: Option<HashMap<PhoneNumberId, Number>> = None;
+        for round in candidates.chunks(TAKE_ROUND) {
             if tick.elapsed() >= inner.settings.lease_renew {
-                // Taking many lanes one by one must not delay the renewal of those that run
-                // (their lease fence): the rest are taken at the next tick, right away.
                 inner.manager_wake.notify_one();
                 break;
             }
             let started = tokio::time::Instant::now();
             let now = (inner.clock)();
-            match inner
+            let outcomes = match inner
                 .store
-                .acquire_lane(&number, &inner.owner, now, ttl)
+                .acquire_lanes(round, &inner.owner, now, ttl)
                 .await
             {
-                Ok(LeaseOutcome::Acquired { .. } | LeaseOutcome::Renewed) => {
-                    match inner.store.get_number(&number).await {
-                        Ok(n) => self.start_lane(n, started, shutdown.clone()),
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(lanes = round.len(), error = %e, "taking lanes failed");
+                    break;
+                }
+            };
+            for (number, outcome) in round.iter().zip(outcomes) {
+                if !matches!(
+                    outcome,
+                    LeaseOutcome::Acquired { .. } | LeaseOutcome::Renewed
+                ) {
+                    continue;
+                }
+                if numbers.is_none() {
+                    match inner.store.list_numbers(None).await {
+                        Ok(all) => {
+                            numbers = Some(all.into_iter().map(|n| (n.id.clone(), n)).collect());
+                        }
                         Err(e) => {
-                            tracing::warn!(number = %number, error = %e, "cannot start the lane")
+                            tracing::warn!(error = %e, "reading the numbers failed");
+                            break;
                         }
                     }
                 }
-                Ok(LeaseOutcome::Busy { .. }) => {}
-                Err(e) => tracing::warn!(number = %number, error = %e, "taking the lane failed"),
+                match numbers.as_mut().and_then(|all| all.remove(number)) {
+                    Some(n) => self.start_lane(n, started, shutdown.clone()),
+                    None => {
+                        tracing::warn!(number = %number, "cannot start the lane: unknown number")
+                    }
+                }
             }
         }
     }

@@ -553,6 +553,17 @@ pub trait SendStore: Send + Sync {
         ttl_ms: i64,
     ) -> impl Future<Output = Result<LeaseOutcome>> + Send;
 
+    /// [`Self::acquire_lane`] for several numbers in one transaction (one commit for a whole
+    /// round of lanes taken at start-up or after a takeover). One outcome per number, in order;
+    /// pass the numbers sorted, so two processes lock lanes in the same order.
+    fn acquire_lanes(
+        &self,
+        numbers: &[PhoneNumberId],
+        owner: &LaneOwner,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> impl Future<Output = Result<Vec<LeaseOutcome>>> + Send;
+
     /// Renews, in one statement, every lease `owner` still holds (not expired at `now`) for
     /// `ttl_ms`; returns the numbers renewed. A lane not among them needs
     /// [`SendStore::acquire_lane`] (its lease lapsed, or another process holds it).

@@ -1007,6 +1007,25 @@ impl SendStore for SqlStore {
         in_tx!(self, |c| acquire_lane(c, number, owner, now, ttl_ms))
     }
 
+    async fn acquire_lanes(
+        &self,
+        numbers: &[PhoneNumberId],
+        owner: &LaneOwner,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> Result<Vec<LeaseOutcome>> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        in_tx!(self, |c| async {
+            let mut outcomes = Vec::with_capacity(numbers.len());
+            for number in numbers {
+                outcomes.push(acquire_lane(c, number, owner, now, ttl_ms).await?);
+            }
+            Ok(outcomes)
+        })
+    }
+
     async fn renew_lanes(
         &self,
         owner: &LaneOwner,
