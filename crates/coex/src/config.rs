@@ -105,6 +105,7 @@ pub struct IngestSettings {
     pub fanout_chunk: usize,
     pub fanout_per_live_batch: usize,
     pub fanout_per_idle_batch: usize,
+    pub fanout_max_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

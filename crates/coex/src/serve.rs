@@ -91,6 +91,7 @@ pub fn build_hub(config: &Config, store: SqlStore) -> Hub {
             background: BackgroundConfig {
                 per_live_batch: ingest.fanout_per_live_batch,
                 per_idle_batch: ingest.fanout_per_idle_batch,
+                max_wait: Duration::from_millis(ingest.fanout_max_wait_ms),
                 ..BackgroundConfig::default()
             },
         },

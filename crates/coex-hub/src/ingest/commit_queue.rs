@@ -10,12 +10,13 @@
 //! layer answers 503 quickly and Meta retries later, instead of accepting and dropping.
 //!
 //! Background work that writes to the same store (the history fan-out) goes through the same
-//! writers, on a second, low-priority input ([`CommitQueue::submit_background`]): a writer adds
-//! at most [`BackgroundConfig::per_live_batch`] background items to each batch of live items
-//! it commits, so one fsync serves both and a live webhook waits for a bounded amount of
-//! background work; when no live item is waiting it commits up to
-//! [`BackgroundConfig::per_idle_batch`] background items alone. Background items never make a
-//! live item wait for a batch of its own, and the background progresses under sustained load.
+//! writers, on a second, low-priority input ([`CommitQueue::submit_background`]). When no live
+//! item is waiting, a writer commits up to [`BackgroundConfig::per_idle_batch`] background
+//! items alone (a live item arriving meanwhile waits for that little). Under sustained live
+//! load the writers are never idle, so once no background item was committed for
+//! [`BackgroundConfig::max_wait`], a batch of live items takes up to
+//! [`BackgroundConfig::per_live_batch`] background items along: they share its fsync, and the
+//! background progresses without live items paying for it in every batch.
 //!
 //! One item must not sink the others it shares a transaction with: when a batch fails for a
 //! reason that may lie in one item's content (not an unavailable store), its live items are
@@ -99,6 +100,9 @@ pub struct BackgroundConfig {
     pub per_live_batch: usize,
     /// Most background items in a batch without live items.
     pub per_idle_batch: usize,
+    /// How long background items wait at most for idle writers before they ride along with
+    /// live batches.
+    pub max_wait: Duration,
 }
 
 impl Default for BackgroundConfig {
@@ -107,6 +111,7 @@ impl Default for BackgroundConfig {
             capacity: 64,
             per_live_batch: 1,
             per_idle_batch: 2,
+            max_wait: Duration::from_millis(100),
         }
     }
 }
@@ -132,6 +137,8 @@ pub struct CommitQueue<S: BatchSink> {
 struct Inputs<S: BatchSink> {
     live: mpsc::Receiver<Waiting<S>>,
     background: mpsc::Receiver<Waiting<S>>,
+    /// When background items were last taken into a batch.
+    last_background: tokio::time::Instant,
 }
 
 impl<S: BatchSink> Clone for CommitQueue<S> {
@@ -172,9 +179,11 @@ impl<S: BatchSink> CommitQueue<S> {
         let (bg_tx, bg_rx) = mpsc::channel(background.capacity.max(1));
         // Why a mutex around the receivers: several writers share one queue; whoever holds
         // the lock gathers the next batch, so batches never interleave items.
+        let now = tokio::time::Instant::now();
         let inputs = Arc::new(tokio::sync::Mutex::new(Inputs {
             live,
             background: bg_rx,
+            last_background: now.checked_sub(background.max_wait).unwrap_or(now),
         }));
         let writers = (0..config.writers.max(1))
             .map(|_| tokio::spawn(writer(sink.clone(), inputs.clone(), config, background)))
@@ -243,6 +252,7 @@ async fn writer<S: BatchSink>(
             let Inputs {
                 live,
                 background: bg,
+                last_background,
             } = &mut *inputs;
             // Why select! (biased): wait for whichever input has work, live first; a closed
             // input is skipped, and the writer stops once both are closed and empty.
@@ -267,10 +277,13 @@ async fn writer<S: BatchSink>(
                 }
             }
             let has_live = batch.iter().any(|w| !w.background);
-            let budget = if has_live {
+            let now = tokio::time::Instant::now();
+            let budget = if !has_live {
+                background.per_idle_batch.max(1)
+            } else if now.duration_since(*last_background) >= background.max_wait {
                 background.per_live_batch
             } else {
-                background.per_idle_batch.max(1)
+                0
             };
             let mut taken = batch.iter().filter(|w| w.background).count();
             while taken < budget {
@@ -281,6 +294,9 @@ async fn writer<S: BatchSink>(
                     }
                     Err(_) => break,
                 }
+            }
+            if taken > 0 {
+                *last_background = now;
             }
             batch
         };
@@ -502,6 +518,7 @@ mod tests {
             capacity: 16,
             per_live_batch: 1,
             per_idle_batch: 3,
+            max_wait: Duration::from_millis(100),
         };
         let (q, _w) = CommitQueue::start_with_background(
             sink.clone(),

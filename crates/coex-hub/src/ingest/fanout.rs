@@ -3,11 +3,11 @@
 //!
 //! Each body is normalised and its history messages are split into pieces of `fanout_chunk`
 //! messages, which go to the commit writers' background input
-//! ([`CommitQueue::submit_background`]): they ride along with live batches, a bounded number
-//! per transaction, so they share the live commits' fsync instead of taking the single SQLite
-//! writer for transactions of their own, and a live webhook waits for a bounded amount of
-//! history; when no webhook is waiting, pieces are committed several per transaction. Under
-//! sustained live load the import lags; the benchmark reports by how much.
+//! ([`CommitQueue::submit_background`]): they are committed a few per transaction while no
+//! webhook waits, and under sustained live load ride along with a live batch now and then
+//! (sharing its fsync rather than taking the single SQLite writer for a transaction of their
+//! own), so a live webhook waits for a bounded amount of history. Under sustained live load the
+//! import lags; the benchmark reports by how much.
 //!
 //! The first piece of each split chunk commits before its other pieces are submitted (it
 //! stores the chunk's row, so the others are counted as its continuations), the other pieces

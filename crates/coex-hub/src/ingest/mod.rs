@@ -4,9 +4,9 @@
 //! Small bodies go through the [`CommitQueue`]: parsed, normalised and applied with their raw
 //! archive in one grouped transaction before Meta gets its 200. Large bodies (history chunks
 //! of up to 3 MB, thousands of messages) are only archived before the 200, and the
-//! [`fanout`] worker applies them afterwards in small pieces, which the commit writers add to
-//! live batches a bounded number at a time (sharing their fsync), so a big import neither
-//! delays its own acknowledgement nor slows live traffic much.
+//! [`fanout`] worker applies them afterwards in small pieces, which the commit writers take
+//! while idle or, under sustained load, now and then along with a live batch (sharing its
+//! fsync), so a big import neither delays its own acknowledgement nor slows live traffic much.
 //!
 //! A body the store can never take (a NUL character PostgreSQL text refuses, an id too long
 //! for an index) would otherwise fail on every one of Meta's retries for seven days, and take
