@@ -149,12 +149,7 @@ impl SqlStore {
         // The writer keeps the hot pages (queue heads, indexes, the WAL's working set) in its
         // own cache instead of reading them back from the OS on every transaction: 32 MB,
         // against SQLite's 2 MB default. Readers keep the default; they are many.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut write_options = options.clone().pragma("cache_size", WRITER_CACHE_KIB);
-        if !in_memory {
-            // Checkpoints run beside the writer (see `checkpoint`), not inside its commits.
-            write_options = write_options.pragma("wal_autocheckpoint", "0");
-        }
+        let write_options = options.clone().pragma("cache_size", WRITER_CACHE_KIB);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
@@ -162,6 +157,7 @@ impl SqlStore {
             .await?;
         migrate::sqlite().await?.run(&write).await?;
         // An in-memory database is private to its connection: read through the writer.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let read = if in_memory {
             write.clone()
         } else {

@@ -7,8 +7,8 @@
 use coex_core::model::{
     Author, ConversationId, CustomerRef, Direction, EchoMessage, EventKind, HistoryChunk,
     HistoryDeclined, HistoryMedia, InboundMessage, MediaRef, MessageContent, MessageEdit,
-    MessageKind, MessageRevoke, MessageStatus, MetaError, Origin, Pricing, RawJson, SentMessage,
-    StatusUpdate, SyncState, Timestamp,
+    MessageKind, MessageRevoke, MessageStatus, MetaError, Origin, Pricing, RawJson, StatusUpdate,
+    SyncState, Timestamp,
 };
 use coex_core::{MediaId, PhoneNumberId, Wamid};
 use std::collections::HashSet;
@@ -231,28 +231,6 @@ impl Applier<'_, '_> {
         let stored = self.store_message(info, &m.customer, new).await?;
         self.count_live(stored);
         self.app_activity(&info.id, m.timestamp);
-        Ok(())
-    }
-
-    pub(super) async fn sent(&mut self, info: &NumberInfo, m: &SentMessage) -> Result<()> {
-        let new = NewMessage {
-            wamid: &m.wamid,
-            direction: Direction::Outbound,
-            origin: m.origin,
-            sender: m.sender.as_deref(),
-            content: &m.content,
-            timestamp: m.timestamp,
-            status: Some(MessageStatus::Pending),
-            error: None,
-        };
-        // `store_message` takes the wamid's lock before inserting, so a status parked by
-        // another process before that is found below.
-        let stored = self.store_message(info, &m.customer, new).await?;
-        self.count_live(stored);
-        if stored.is_some() {
-            // Statuses can overtake the send path's commit; they wait as orphans.
-            self.replay_orphan_statuses(info, &m.wamid).await?;
-        }
         Ok(())
     }
 
@@ -668,25 +646,6 @@ impl Applier<'_, '_> {
         }
         self.conn.exec(&sql, &binds).await?;
         Ok(true)
-    }
-
-    /// Applies statuses that arrived before their message.
-    async fn replay_orphan_statuses(&mut self, info: &NumberInfo, wamid: &Wamid) -> Result<()> {
-        let rows = self
-            .conn
-            .all(
-                "SELECT number_id, wamid, status, occurred_at, error_code, error_title, error_details, \
-                   pricing_billable, pricing_model, pricing_type, pricing_category \
-                 FROM status_history WHERE number_id = $1 AND wamid = $2 AND NOT applied \
-                 ORDER BY occurred_at",
-                args![info.id, wamid],
-            )
-            .await?;
-        for row in rows {
-            let s = stored_status(&row)?;
-            self.replay_status(info, &s).await?;
-        }
-        Ok(())
     }
 
     pub(super) async fn replay_status(

@@ -338,7 +338,7 @@ impl<'a, 'c> Applier<'a, 'c> {
                 match other {
                     Ingest::InboundMessage(m) => self.inbound(&info, m).await,
                     Ingest::Echo(m) => self.echo(&info, m).await,
-                    Ingest::Sent(m) => self.sent(&info, m).await,
+                    Ingest::Sent(_) => self.sent_many(&[other]).await,
                     Ingest::Edit(e) => self.edit(&info, e).await,
                     Ingest::Revoke(r) => self.revoke(&info, r).await,
                     Ingest::Status(s) => self.status(&info, s).await,
