@@ -78,6 +78,23 @@ fn error(code: i64) -> AttemptError {
     }
 }
 
+/// Registers another number of the fixture's WABA.
+async fn another_number(db: &TestDb, id: &str, display: &str) -> coex_core::PhoneNumberId {
+    db.store
+        .upsert_number(&new_number(id, display))
+        .await
+        .unwrap()
+        .id
+}
+
+/// A `delivered` status for `wamid` arriving before its message is stored: kept as an orphan.
+async fn overtaking_status(db: &TestDb, wamid: &str) {
+    let early = db
+        .apply(vec![status(wamid, MessageStatus::Delivered, NOW_SECS + 1)])
+        .await;
+    assert_eq!(early.statuses_orphaned, 1);
+}
+
 both!(idempotency_key_returns_the_first_send, |db| async {
     let f = db.fixture().await;
     let (store, now) = timed(&db).await;
@@ -209,14 +226,7 @@ both!(
         let claim = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
         let sent = &claim.sends[0];
         // The `delivered` webhook overtakes the commit of the send.
-        let early = db
-            .apply(vec![status(
-                "wamid.S1",
-                MessageStatus::Delivered,
-                NOW_SECS + 1,
-            )])
-            .await;
-        assert_eq!(early.statuses_orphaned, 1);
+        overtaking_status(&db, "wamid.S1").await;
         let summary = db
             .store
             .finish_attempts(&[accepted(sent, &a, "wamid.S1", NOW_SECS)], now)
@@ -680,18 +690,8 @@ both!(one_claim_round_answers_each_lane, |db| async {
     let f = db.fixture().await;
     let a = owner("a");
     let now = t(NOW_SECS);
-    let second = db
-        .store
-        .upsert_number(&new_number("106540352242933", "15550783882"))
-        .await
-        .unwrap()
-        .id;
-    let third = db
-        .store
-        .upsert_number(&new_number("106540352242944", "15550783883"))
-        .await
-        .unwrap()
-        .id;
+    let second = another_number(&db, "106540352242933", "15550783882").await;
+    let third = another_number(&db, "106540352242944", "15550783883").await;
     for n in [number(), second.clone(), third.clone()] {
         for i in 0..3 {
             let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}"), None);
@@ -731,12 +731,7 @@ both!(
     a_run_of_sent_messages_resolves_like_one_by_one,
     |db| async {
         let f = db.fixture().await;
-        let second = db
-            .store
-            .upsert_number(&new_number("106540352242933", "15550783882"))
-            .await
-            .unwrap()
-            .id;
+        let second = another_number(&db, "106540352242933", "15550783882").await;
         // Known before: a customer by phone (with a conversation), and a phone-only app contact
         // who now comes with a BSUID (linked, not duplicated).
         db.apply(vec![
@@ -745,14 +740,7 @@ both!(
         ])
         .await;
         // A status that overtakes its message's commit.
-        let early = db
-            .apply(vec![status(
-                "wamid.S3",
-                MessageStatus::Delivered,
-                NOW_SECS + 1,
-            )])
-            .await;
-        assert_eq!(early.statuses_orphaned, 1);
+        overtaking_status(&db, "wamid.S3").await;
         let on = |n: &coex_core::PhoneNumberId, e: Ingest| match e {
             Ingest::Sent(mut m) => {
                 m.number = n.clone();
