@@ -9,7 +9,7 @@ use coex_core::model::{
 };
 use coex_core::policy::Recipient;
 use coex_core::pricing::Amount;
-use coex_core::{Bsuid, PhoneNumber, PhoneNumberId};
+use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, Wamid};
 
 use super::{
     AttemptError, AttemptKind, AttemptRecord, AttemptResult, Claim, ClaimRequest, ClaimedSend,
@@ -568,10 +568,7 @@ async fn finish_attempts(
         return finish_attempts_one_by_one(c, results, now).await;
     }
     record_attempts(c, results).await?;
-    let accepted: Vec<&AttemptResult> = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
-        .collect();
+    let accepted = accepted_of(results);
     let moved = accept_sends(c, &accepted, now).await?;
     let mut summary = FinishSummary {
         accepted: moved.len() as u64,
@@ -585,6 +582,17 @@ async fn finish_attempts(
     }
     store_sent(c, &accepted, now).await?;
     Ok(summary)
+}
+
+/// The accepted results, with the wamid Meta gave each.
+fn accepted_of(results: &[AttemptResult]) -> Vec<(&AttemptResult, &Wamid)> {
+    results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Accepted { wamid, .. } => Some((r, wamid)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Inserts the attempt rows of `results` (those that made a request) with multi-row statements.
@@ -634,7 +642,7 @@ async fn record_attempts(c: &mut Conn<'_>, results: &[AttemptResult]) -> Result<
 /// out, and accepting it here keeps it from being sent twice.
 async fn accept_sends(
     c: &mut Conn<'_>,
-    accepted: &[&AttemptResult],
+    accepted: &[(&AttemptResult, &Wamid)],
     now: Timestamp,
 ) -> Result<HashSet<i64>> {
     const COLS: usize = 5;
@@ -650,10 +658,7 @@ async fn accept_sends(
             values_list(c.dialect(), len, COLS)
         );
         let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * COLS);
-        for r in &accepted[start..start + len] {
-            let Outcome::Accepted { wamid, .. } = &r.outcome else {
-                continue;
-            };
+        for (r, wamid) in &accepted[start..start + len] {
             binds.push(Arg::Int(Some(r.send.id.get())));
             binds.push(wamid.to_arg());
             binds.push(r.finished_at.to_arg());
@@ -669,13 +674,14 @@ async fn accept_sends(
 
 /// Stores the outbound messages of accepted sends through the ingest apply path, and fails
 /// those whose `failed` status overtook this commit.
-async fn store_sent(c: &mut Conn<'_>, accepted: &[&AttemptResult], now: Timestamp) -> Result<()> {
+async fn store_sent(
+    c: &mut Conn<'_>,
+    accepted: &[(&AttemptResult, &Wamid)],
+    now: Timestamp,
+) -> Result<()> {
     let sent: Vec<Ingest> = accepted
         .iter()
-        .filter_map(|r| match &r.outcome {
-            Outcome::Accepted { wamid, .. } => Some(Ingest::Sent(sent_message(r, wamid))),
-            _ => None,
-        })
+        .map(|(r, wamid)| Ingest::Sent(sent_message(r, wamid)))
         .collect();
     if sent.is_empty() {
         return Ok(());
@@ -690,14 +696,14 @@ async fn store_sent(c: &mut Conn<'_>, accepted: &[&AttemptResult], now: Timestam
     apply::run(c, &batch, now).await?;
     // A `failed` status that overtook the commit was applied just now: reconcile it (one
     // statement over the id range; other accepted sends in it are fair game too).
-    let ids = accepted.iter().map(|r| r.send.id.get());
+    let ids = accepted.iter().map(|(r, _)| r.send.id.get());
     if let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) {
         fail_from_status(c, Some((lo, hi)), None, now).await?;
     }
     Ok(())
 }
 
-fn sent_message(r: &AttemptResult, wamid: &coex_core::Wamid) -> SentMessage {
+fn sent_message(r: &AttemptResult, wamid: &Wamid) -> SentMessage {
     let s = &r.send;
     SentMessage {
         number: s.number.clone(),
@@ -789,19 +795,15 @@ async fn finish_attempts_one_by_one(
     let mut summary = FinishSummary::default();
     for r in results {
         record_attempts(c, std::slice::from_ref(r)).await?;
-        if matches!(r.outcome, Outcome::Accepted { .. }) {
-            let moved = accept_sends(c, &[r], now).await?;
+        if let Outcome::Accepted { wamid, .. } = &r.outcome {
+            let moved = accept_sends(c, &[(r, wamid)], now).await?;
             summary.accepted += moved.len() as u64;
             summary.stale += u64::from(moved.is_empty());
         } else {
             settle(c, r, now, &mut summary).await?;
         }
     }
-    let accepted: Vec<&AttemptResult> = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
-        .collect();
-    store_sent(c, &accepted, now).await?;
+    store_sent(c, &accepted_of(results), now).await?;
     Ok(summary)
 }
 
