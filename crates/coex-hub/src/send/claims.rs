@@ -74,8 +74,17 @@ impl BatchSink for ClaimSink {
 
     async fn flush(&self, items: Vec<ClaimRequest>) -> FlushResult<Self> {
         let now = (self.clock)();
+        let started = std::time::Instant::now();
         match self.store.claim_sends_many(&items, &self.owner, now).await {
-            Ok(claims) => Ok(claims),
+            Ok(claims) => {
+                tracing::debug!(
+                    lanes = items.len(),
+                    sends = claims.iter().map(|c| c.sends.len()).sum::<usize>(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "claims committed"
+                );
+                Ok(claims)
+            }
             Err(error) => Err(Failed { error, items }),
         }
     }

@@ -123,8 +123,9 @@ impl SendEngine {
     pub fn new(store: SqlStore, graph: GraphClient, settings: SendSettings, clock: Clock) -> Self {
         let owner = LaneOwner::new(settings.owner_name());
         // Why a bounded channel: if the store cannot keep up, lanes wait to hand over
-        // results instead of queueing them without limit in memory.
-        let (results, receiver) = mpsc::channel(settings.commit_max_batch.max(1) * 8);
+        // results instead of queueing them without limit in memory. Two batches: one being
+        // committed, the next filling.
+        let (results, receiver) = mpsc::channel(settings.commit_max_batch.max(32) * 2);
         let in_flight = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
         Self {
             inner: Arc::new(Inner {
@@ -601,8 +602,14 @@ async fn commit_loop(
         };
         let mut wait = Duration::from_millis(50);
         loop {
+            let started = std::time::Instant::now();
             match store.finish_attempts(&batch, clock()).await {
                 Ok(summary) => {
+                    tracing::debug!(
+                        results = batch.len(),
+                        ms = started.elapsed().as_secs_f64() * 1e3,
+                        "send results committed"
+                    );
                     if summary.stale > 0 {
                         tracing::warn!(
                             stale = summary.stale,

@@ -1,6 +1,10 @@
 //! One number's lane: claims the number's sends, paces them, makes the requests and reacts
 //! to Meta's answers (spec/cloud-api.md §4, §5).
 //!
+//! The lane claims about one second's worth of its number's sends at a time, and starts the
+//! next claim as soon as it holds less than that, so it keeps sending while the claim waits
+//! for the store's writer.
+//!
 //! Before each request, in this order:
 //! 1. a free-form send that waited in the queue past its window is decided again (the
 //!    customer may have written since; if not, it becomes `needs_template` without a
@@ -30,8 +34,9 @@ use coex_core::policy::pacing::{RateMeter, Throughput};
 use coex_meta::graph::{
     ErrorClass, GraphError, RetryAdvice, RetryScope, SendMessageRequest, SendMessageResponse,
 };
-use coex_store::send::{AttemptError, AttemptResult, ClaimedSend, Outcome, SendStore};
+use coex_store::send::{AttemptError, AttemptResult, Claim, ClaimedSend, Outcome, SendStore};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::SendSettings;
@@ -224,6 +229,11 @@ async fn wait(control: &LaneControl, shutdown: &mut watch::Receiver<bool>, d: Du
     }
 }
 
+/// How many sends a claim for `batch` must return to suggest more are queued.
+fn claimed_for(batch: u32) -> usize {
+    usize::try_from(batch).unwrap_or(usize::MAX)
+}
+
 fn millis_until(at: Timestamp, now: Timestamp) -> Duration {
     Duration::from_millis(u64::try_from(at.as_millis() - now.as_millis()).unwrap_or(0))
 }
@@ -257,6 +267,10 @@ pub(crate) async fn run(
     });
     let tier_limit = number.tier.daily_limit();
     let mut buffer: VecDeque<ClaimedSend> = VecDeque::new();
+    // The claim started before the buffer ran out, and whether the last claim suggested more
+    // are queued (it filled its batch).
+    let mut prefetch: Option<JoinHandle<Result<Claim, String>>> = None;
+    let mut more_queued = false;
     let mut idle_since: Option<Instant> = None;
     let mut last_cleanup = Instant::now();
     // Whether the lane waits at the lease fence (warned once per wait).
@@ -301,32 +315,40 @@ pub(crate) async fn run(
             last_cleanup = Instant::now();
         }
 
-        if buffer.is_empty() {
+        let batch = settings.claim_batch.unwrap_or(limiter.mps()).clamp(1, 500);
+        // Sends come from the claim started in advance when it is back (or when the lane ran
+        // out while waiting for it), or from a claim made now when the lane has none.
+        if buffer.is_empty() || prefetch.as_ref().is_some_and(|p| p.is_finished()) {
             let now = inner.now();
-            // While idle, look with a read before claiming in a write transaction.
-            if idle_since.is_some() {
-                match inner.store.next_ready_at(&number.id).await {
-                    Ok(Some(at)) if at <= now => {}
-                    Ok(next) => {
-                        let since = *idle_since.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= settings.idle_release {
-                            break;
+            let claim = match prefetch.take() {
+                Some(p) => p.await.unwrap_or_else(|e| Err(e.to_string())),
+                None => {
+                    // While idle, look with a read before claiming in a write transaction.
+                    if idle_since.is_some() {
+                        match inner.store.next_ready_at(&number.id).await {
+                            Ok(Some(at)) if at <= now => {}
+                            Ok(next) => {
+                                let since = *idle_since.get_or_insert_with(Instant::now);
+                                if since.elapsed() >= settings.idle_release {
+                                    break;
+                                }
+                                let d = next.map_or(settings.poll_interval, |at| {
+                                    millis_until(at, now).min(settings.poll_interval)
+                                });
+                                wait(&control, &mut shutdown, d).await;
+                                continue;
+                            }
+                            Err(e) => {
+                                tracing::warn!(number = %number.id, error = %e, "reading the queue failed");
+                                wait(&control, &mut shutdown, Duration::from_secs(1)).await;
+                                continue;
+                            }
                         }
-                        let d = next.map_or(settings.poll_interval, |at| {
-                            millis_until(at, now).min(settings.poll_interval)
-                        });
-                        wait(&control, &mut shutdown, d).await;
-                        continue;
                     }
-                    Err(e) => {
-                        tracing::warn!(number = %number.id, error = %e, "reading the queue failed");
-                        wait(&control, &mut shutdown, Duration::from_secs(1)).await;
-                        continue;
-                    }
+                    inner.claim(&number.id, now, batch).await
                 }
-            }
-            let batch = settings.claim_batch.unwrap_or(limiter.mps()).clamp(1, 500);
-            match inner.claim(&number.id, now, batch).await {
+            };
+            match claim {
                 Ok(claim) if claim.lease_lost => {
                     control.lose_lease();
                     break;
@@ -337,23 +359,40 @@ pub(crate) async fn run(
                     continue;
                 }
                 Ok(claim) if claim.sends.is_empty() => {
-                    idle_since.get_or_insert_with(Instant::now);
-                    let d = claim.next_ready_at.map_or(settings.poll_interval, |at| {
-                        millis_until(at, now).min(settings.poll_interval)
-                    });
-                    wait(&control, &mut shutdown, d).await;
-                    continue;
+                    more_queued = false;
+                    if buffer.is_empty() {
+                        idle_since.get_or_insert_with(Instant::now);
+                        let d = claim.next_ready_at.map_or(settings.poll_interval, |at| {
+                            millis_until(at, now).min(settings.poll_interval)
+                        });
+                        wait(&control, &mut shutdown, d).await;
+                        continue;
+                    }
                 }
                 Ok(claim) => {
                     idle_since = None;
+                    more_queued = claim.sends.len() >= claimed_for(batch);
                     buffer.extend(claim.sends);
                 }
                 Err(e) => {
                     tracing::warn!(number = %number.id, error = %e, "claiming sends failed");
-                    wait(&control, &mut shutdown, Duration::from_secs(1)).await;
-                    continue;
+                    more_queued = false;
+                    if buffer.is_empty() {
+                        wait(&control, &mut shutdown, Duration::from_secs(1)).await;
+                        continue;
+                    }
                 }
             }
+        }
+        // Less than a claim's worth in hand and more queued: the next claim starts now, so
+        // the lane never stands still while its claim waits for the store's writer (at 200
+        // busy numbers that wait is a good part of a second, and the lane used to send
+        // nothing meanwhile).
+        if prefetch.is_none() && more_queued && buffer.len() < claimed_for(batch) {
+            let (inner, id, now) = (inner.clone(), number.id.clone(), inner.now());
+            prefetch = Some(tokio::spawn(
+                async move { inner.claim(&id, now, batch).await },
+            ));
         }
         let Some(item) = buffer.pop_front() else {
             continue;
@@ -430,6 +469,12 @@ pub(crate) async fn run(
             item,
             [lane_permit, global_permit],
         ));
+    }
+    // A claim still running hands its sends back with the rest.
+    if let Some(p) = prefetch.take()
+        && let Ok(Ok(claim)) = p.await
+    {
+        buffer.extend(claim.sends);
     }
     let now = inner.now();
     for item in buffer.drain(..) {

@@ -72,7 +72,9 @@ pub struct SendSettings {
     pub reconcile_interval: Duration,
     /// An accepted send without any status webhook after this long is `sent_unconfirmed`.
     pub unconfirmed_after: Duration,
-    /// Most results committed in one transaction.
+    /// Most results committed in one transaction (the batch is whatever waited, up to this).
+    /// Large, because results committed together share the index and table pages they
+    /// rewrite: see `config/default.toml`.
     pub commit_max_batch: usize,
     /// How long a WABA's template list is trusted.
     pub template_cache_ttl: Duration,
@@ -101,7 +103,7 @@ impl Default for SendSettings {
             traffic_span_secs: 3,
             reconcile_interval: Duration::from_secs(5),
             unconfirmed_after: Duration::from_secs(600),
-            commit_max_batch: 256,
+            commit_max_batch: 2048,
             template_cache_ttl: Duration::from_secs(60),
             owner: None,
         }

@@ -727,6 +727,75 @@ both!(one_claim_round_answers_each_lane, |db| async {
     assert_eq!((lane.queued, lane.sending), (1, 2));
 });
 
+both!(a_claim_round_takes_each_lanes_share_in_one_go, |db| async {
+    let f = db.fixture().await;
+    let a = owner("a");
+    let now = t(NOW_SECS);
+    let second = another_number(&db, "106540352242933", "15550783882").await;
+    let third = another_number(&db, "106540352242944", "15550783883").await;
+    // Five ready sends on the first number, three on the second, one due later on the third.
+    for (n, count, due) in [
+        (number(), 5, NOW_SECS),
+        (second.clone(), 3, NOW_SECS),
+        (third.clone(), 1, NOW_SECS + 30),
+    ] {
+        for i in 0..count {
+            let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}"), None);
+            s.number = n.clone();
+            s.not_before = t(due);
+            db.store.enqueue(&s).await.unwrap();
+        }
+        db.store.acquire_lane(&n, &a, now, TTL).await.unwrap();
+    }
+    // Lanes asking for different amounts, and the first number asked for twice.
+    let requests: Vec<ClaimRequest> = [
+        (number(), 2),
+        (second.clone(), 10),
+        (third.clone(), 4),
+        (number(), 2),
+    ]
+    .into_iter()
+    .map(|(number, limit)| ClaimRequest { number, limit })
+    .collect();
+    let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
+    assert_eq!(claims.len(), 4);
+    let ids = |c: &Claim| c.sends.iter().map(|s| s.id.get()).collect::<Vec<_>>();
+    assert_eq!(claims[0].sends.len(), 2, "the first number's limit");
+    assert!(
+        ids(&claims[0]).windows(2).all(|w| w[0] < w[1]),
+        "oldest first"
+    );
+    assert!(claims[0].sends.iter().all(|s| s.number == number()));
+    let first_round = ids(&claims[0]);
+    assert_eq!(claims[1].sends.len(), 3, "everything ready on the second");
+    assert!(claims[1].sends.iter().all(|s| s.number == second));
+    assert!(claims[2].sends.is_empty());
+    assert_eq!(claims[2].next_ready_at, Some(t(NOW_SECS + 30)));
+    assert!(
+        claims[3].sends.is_empty() && !claims[3].lease_lost,
+        "a number asked for twice in one round claims once"
+    );
+    let lane = db.store.get_lane(&number()).await.unwrap();
+    assert_eq!((lane.queued, lane.sending), (3, 2));
+    let lane = db.store.get_lane(&second).await.unwrap();
+    assert_eq!((lane.queued, lane.sending), (0, 3));
+    // The next round picks up where the first stopped, and an emptied lane learns nothing is due.
+    let claims = db
+        .store
+        .claim_sends_many(&requests[..2], &a, now)
+        .await
+        .unwrap();
+    assert_eq!(claims[0].sends.len(), 2);
+    assert!(
+        ids(&claims[0])
+            .iter()
+            .all(|id| first_round.iter().all(|f| id > f)),
+        "the next oldest"
+    );
+    assert!(claims[1].sends.is_empty());
+    assert_eq!(claims[1].next_ready_at, None);
+});
+
 both!(
     a_run_of_sent_messages_resolves_like_one_by_one,
     |db| async {
