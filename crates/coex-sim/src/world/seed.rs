@@ -532,7 +532,7 @@ impl World {
             auto_customers: spec.auto_customers,
             templates,
             media: MediaStore::default(),
-            messages: HashMap::new(),
+            messages: BTreeMap::new(),
             pairs: HashMap::new(),
             sched,
             outbox: Outbox::default(),
