@@ -36,7 +36,9 @@ use coex_core::PhoneNumberId;
 use coex_core::model::{Number, Timestamp, WorkspaceId};
 use coex_core::policy::pacing::{LimitReached, MessagingLimit};
 use coex_meta::graph::GraphClient;
-use coex_store::send::{AttemptResult, Claim, LaneOwner, LeaseOutcome, ReconcileWindow, SendStore};
+use coex_store::send::{
+    AttemptResult, Claim, ClaimedSend, LaneOwner, LeaseOutcome, ReconcileWindow, SendStore,
+};
 use coex_store::{SqlStore, Store};
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
@@ -61,6 +63,8 @@ pub struct LaneStats {
     pub other_errors: u64,
     /// Sends put back without a request (pair rate, messaging limit).
     pub deferred: u64,
+    /// Sends claimed when they were queued and handed to the running lane.
+    pub handed: u64,
     /// The outbound rate the lane paces at now.
     pub mps: u32,
 }
@@ -175,6 +179,46 @@ impl SendEngine {
                     .insert(number.clone());
                 self.inner.manager_wake.notify_one();
             }
+        }
+    }
+
+    /// This process's owner name when `number`'s lane runs here: a send queued for it can
+    /// then be claimed in the enqueue's own transaction ([`SendStore::enqueue_and_claim`]).
+    pub fn local_lane(&self, number: &PhoneNumberId) -> Option<&LaneOwner> {
+        let lanes = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        lanes
+            .get(number)
+            .is_some_and(|l| !l.task.is_finished())
+            .then_some(&self.inner.owner)
+    }
+
+    /// Gives a send claimed when it was queued to its lane, which sends it without a claim
+    /// of its own. If the lane ended meanwhile, the send goes back to the queue (through the
+    /// committer, like any released send) and a lane is asked for.
+    pub async fn hand_over(&self, send: ClaimedSend) {
+        let number = send.number.clone();
+        let control = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&number)
+            .map(|l| l.control.clone());
+        let refused = match control {
+            Some(c) => c.hand_over(send).err(),
+            None => Some(send),
+        };
+        if refused.is_none() {
+            self.inner.count(&number, |s| s.handed += 1);
+        }
+        if let Some(send) = refused {
+            let now = self.inner.now();
+            lane::defer(&self.inner, send, now, now, "released").await;
+            self.notify(&number);
         }
     }
 

@@ -63,6 +63,10 @@ struct ControlState {
     /// Consecutive number-wide pauses, for their backoff.
     number_x: u32,
     backoffs: Backoffs,
+    /// Sends claimed for this lane in their enqueue's transaction, not taken yet.
+    handed: VecDeque<ClaimedSend>,
+    /// The lane has stopped taking handed sends (it is ending).
+    closed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +91,8 @@ impl LaneControl {
                 target_mps: settings.throughput(number.kind).outbound_cap_mps,
                 number_x: 0,
                 backoffs: Backoffs::new(Duration::from_secs(1024)),
+                handed: VecDeque::new(),
+                closed: false,
             }),
             wake: Notify::new(),
         }
@@ -118,6 +124,31 @@ impl LaneControl {
             s.paused_until = None;
         }
         self.wake();
+    }
+
+    /// Gives the lane a send claimed for it when it was queued; hands it back if the lane
+    /// is ending.
+    pub fn hand_over(&self, send: ClaimedSend) -> Result<(), ClaimedSend> {
+        {
+            let mut s = self.lock();
+            if s.closed {
+                return Err(send);
+            }
+            s.handed.push_back(send);
+        }
+        self.wake();
+        Ok(())
+    }
+
+    fn take_handed(&self) -> VecDeque<ClaimedSend> {
+        std::mem::take(&mut self.lock().handed)
+    }
+
+    /// Takes no more handed sends; returns those not taken yet.
+    fn close(&self) -> VecDeque<ClaimedSend> {
+        let mut s = self.lock();
+        s.closed = true;
+        std::mem::take(&mut s.handed)
     }
 
     pub fn lose_lease(&self) {
@@ -315,6 +346,12 @@ pub(crate) async fn run(
             last_cleanup = Instant::now();
         }
 
+        // Sends claimed for this lane when they were queued (see `SendEngine::hand_over`).
+        let handed = control.take_handed();
+        if !handed.is_empty() {
+            idle_since = None;
+            buffer.extend(handed);
+        }
         let batch = settings.claim_batch.unwrap_or(limiter.mps()).clamp(1, 500);
         // Sends come from the claim started in advance when it is back (or when the lane ran
         // out while waiting for it), or from a claim made now when the lane has none.
@@ -470,7 +507,8 @@ pub(crate) async fn run(
             [lane_permit, global_permit],
         ));
     }
-    // A claim still running hands its sends back with the rest.
+    // Handed sends and a claim still running go back with the rest.
+    buffer.extend(control.close());
     if let Some(p) = prefetch.take()
         && let Ok(Ok(claim)) = p.await
     {
@@ -503,7 +541,13 @@ async fn submit(inner: &Inner, item: ClaimedSend, now: Timestamp, outcome: Outco
     }
 }
 
-async fn defer(inner: &Inner, item: ClaimedSend, now: Timestamp, not_before: Timestamp, why: &str) {
+pub(crate) async fn defer(
+    inner: &Inner,
+    item: ClaimedSend,
+    now: Timestamp,
+    not_before: Timestamp,
+    why: &str,
+) {
     inner.count(&item.number, |s| s.deferred += 1);
     let outcome = Outcome::Deferred {
         not_before,

@@ -389,9 +389,17 @@ impl SendService {
             idempotency_key: input.idempotency_key,
             not_before: now,
         };
-        let enqueued = self.store.enqueue(&new).await?;
-        if let Enqueued::Created(_) = enqueued {
-            self.engine.notify(number_id);
+        // When the number's lane runs here, the send is claimed for it in the same
+        // transaction (if it can go at once) and handed over: one transaction less between
+        // the request and Meta.
+        let (enqueued, claimed) = match self.engine.local_lane(number_id) {
+            Some(owner) => self.store.enqueue_and_claim(&new, owner).await?,
+            None => (self.store.enqueue(&new).await?, None),
+        };
+        match claimed {
+            Some(send) => self.engine.hand_over(send).await,
+            None if matches!(enqueued, Enqueued::Created(_)) => self.engine.notify(number_id),
+            None => {}
         }
         let view = self.get(enqueued.id()).await?;
         Ok((view, matches!(enqueued, Enqueued::Created(_))))

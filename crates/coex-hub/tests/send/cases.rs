@@ -534,6 +534,27 @@ async fn pacing_holds_the_cap(b: Backend) {
     env.finish().await;
 }
 
+both!(an_idle_lanes_send_is_claimed_at_enqueue);
+async fn an_idle_lanes_send_is_claimed_at_enqueue(b: Backend) {
+    let env = Env::start(b).await;
+    let n = env.coex();
+    let first = env
+        .send_ok(&n, template("+15550100001", "hello_world", "en_US", &[]))
+        .await;
+    env.wait_state(first, "accepted").await;
+    // The lane runs and has nothing to do: the next send is claimed in its enqueue's
+    // transaction and handed to the lane, which sends it without a claim of its own.
+    let second = env
+        .send_ok(&n, template("+15550100002", "hello_world", "en_US", &[]))
+        .await;
+    let sent = env.wait_state(second, "accepted").await;
+    assert_eq!(attempts(&sent), vec![("accepted".to_owned(), None)]);
+    let lanes = env.get_json("/v1/lanes").await;
+    assert_eq!(lanes["stats"][n.as_str()]["handed"], 1, "{lanes}");
+    assert_eq!(env.graph_sends(&n).await.len(), 2, "one request each");
+    env.finish().await;
+}
+
 both!(crash_between_send_and_commit);
 async fn crash_between_send_and_commit(b: Backend) {
     let mut env = Env::start(b).await;

@@ -530,6 +530,16 @@ pub trait SendStore: Send + Sync {
     /// within 24 h with a different request is a `Conflict`.
     fn enqueue(&self, send: &NewSend) -> impl Future<Output = Result<Enqueued>> + Send;
 
+    /// [`SendStore::enqueue`], and in the same transaction claims the new send for `owner`
+    /// when its lane can send it at once: `owner` holds the lane's lease (not stopped), the
+    /// send is due, and no older send of the number is ready. The lane then gets it from the
+    /// caller's hand instead of from a claim of its own, one transaction sooner.
+    fn enqueue_and_claim(
+        &self,
+        send: &NewSend,
+        owner: &LaneOwner,
+    ) -> impl Future<Output = Result<(Enqueued, Option<ClaimedSend>)>> + Send;
+
     /// The send with its message's status and pricing.
     fn get_send(&self, id: SendId) -> impl Future<Output = Result<SendRecord>> + Send;
 

@@ -131,7 +131,12 @@ fn claimed_from(r: &Row) -> Result<ClaimedSend> {
     })
 }
 
-async fn enqueue(c: &mut Conn<'_>, s: &NewSend, now: Timestamp) -> Result<Enqueued> {
+async fn enqueue(
+    c: &mut Conn<'_>,
+    s: &NewSend,
+    claim_for: Option<&LaneOwner>,
+    now: Timestamp,
+) -> Result<(Enqueued, Option<ClaimedSend>)> {
     let mut expired_key = false;
     if let Some(key) = &s.idempotency_key {
         let existing = c
@@ -144,7 +149,7 @@ async fn enqueue(c: &mut Conn<'_>, s: &NewSend, now: Timestamp) -> Result<Enqueu
         if let Some(row) = existing {
             if row.ts("created_at")?.plus_millis(IDEMPOTENCY_WINDOW_MS) > now {
                 if row.str("request")? == s.request {
-                    return Ok(Enqueued::Existing(SendId::new(row.i64("send_id")?)));
+                    return Ok((Enqueued::Existing(SendId::new(row.i64("send_id")?)), None));
                 }
                 return Err(StoreError::Conflict(format!(
                     "idempotency key {:?} was used in the last 24 hours for a different request",
@@ -214,7 +219,11 @@ async fn enqueue(c: &mut Conn<'_>, s: &NewSend, now: Timestamp) -> Result<Enqueu
         args![s.number, now],
     )
     .await?;
-    Ok(Enqueued::Created(id))
+    let claimed = match claim_for {
+        Some(owner) => claim_new(c, id, &s.number, owner, now).await?,
+        None => None,
+    };
+    Ok((Enqueued::Created(id), claimed))
 }
 
 async fn get_send(c: &mut Conn<'_>, id: SendId) -> Result<SendRecord> {
@@ -512,6 +521,39 @@ async fn claim_sends_many(
     Ok(claims)
 }
 
+/// The columns [`claimed_from`] reads, as a claim's `RETURNING` list.
+const CLAIMED_COLUMNS: &str = "sends.id, sends.workspace_id, sends.number_id, sends.customer_bsuid, \
+    sends.customer_phone, sends.recipient_kind, sends.recipient, sends.origin, sends.sender, \
+    sends.kind, sends.request, sends.content, sends.category, sends.business_initiated, \
+    sends.window_closes_at, sends.attempts, sends.created_at";
+
+/// Claims the send just queued as `id` for `owner` when its lane may send it at once: the
+/// lease is `owner`'s and not stopped, the send is due, and no older send of the number is
+/// ready (those go first). Runs in the enqueue's transaction.
+async fn claim_new(
+    c: &mut Conn<'_>,
+    id: SendId,
+    number: &PhoneNumberId,
+    owner: &LaneOwner,
+    now: Timestamp,
+) -> Result<Option<ClaimedSend>> {
+    let sql = format!(
+        "UPDATE sends SET state = 'sending', claimed_by = $2, claimed_at = $3, \
+           attempts = attempts + 1, waiting = NULL, updated_at = $3 \
+         WHERE id = $1 AND state = 'queued' AND not_before <= $3 \
+           AND EXISTS (SELECT 1 FROM send_lanes l WHERE l.number_id = $4 AND l.owner = $2 \
+             AND l.lease_expires_at > $3 AND l.stopped_at IS NULL) \
+           AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.number_id = $4 AND o.state = 'queued' \
+             AND o.not_before <= $3 AND o.id < $1) \
+         RETURNING {CLAIMED_COLUMNS}"
+    );
+    c.opt(&sql, args![id.get(), owner.as_str(), now, number])
+        .await?
+        .as_ref()
+        .map(claimed_from)
+        .transpose()
+}
+
 /// One statement claiming up to `limit` ready sends for each lane of `run` (indexes into
 /// `requests`); returns the claimed rows.
 async fn claim_run(
@@ -545,10 +587,7 @@ async fn claim_run(
          UPDATE sends SET state = 'sending', claimed_by = picked.owner, claimed_at = picked.now, \
            attempts = attempts + 1, waiting = NULL, updated_at = picked.now \
          FROM picked WHERE sends.id = picked.pid AND sends.state = 'queued' \
-         RETURNING sends.id, sends.workspace_id, sends.number_id, sends.customer_bsuid, \
-           sends.customer_phone, sends.recipient_kind, sends.recipient, sends.origin, sends.sender, \
-           sends.kind, sends.request, sends.content, sends.category, sends.business_initiated, \
-           sends.window_closes_at, sends.attempts, sends.created_at",
+         RETURNING {CLAIMED_COLUMNS}",
         values_list(c.dialect(), run.len(), COLS)
     );
     let mut binds: Vec<Arg<'_>> = Vec::with_capacity(run.len() * COLS);
@@ -1030,7 +1069,16 @@ async fn cost_rows(
 impl SendStore for SqlStore {
     async fn enqueue(&self, send: &NewSend) -> Result<Enqueued> {
         let now = self.now();
-        in_tx!(self, |c| enqueue(c, send, now))
+        in_tx!(self, |c| enqueue(c, send, None, now)).map(|(e, _)| e)
+    }
+
+    async fn enqueue_and_claim(
+        &self,
+        send: &NewSend,
+        owner: &LaneOwner,
+    ) -> Result<(Enqueued, Option<ClaimedSend>)> {
+        let now = self.now();
+        in_tx!(self, |c| enqueue(c, send, Some(owner), now))
     }
 
     async fn get_send(&self, id: SendId) -> Result<SendRecord> {

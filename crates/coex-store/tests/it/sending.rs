@@ -727,6 +727,60 @@ both!(one_claim_round_answers_each_lane, |db| async {
     assert_eq!((lane.queued, lane.sending), (1, 2));
 });
 
+both!(
+    a_send_is_claimed_at_enqueue_only_when_its_lane_can_send_it_now,
+    |db| async {
+        let f = db.fixture().await;
+        let (a, b) = (owner("a"), owner("b"));
+        let now = t(NOW_SECS);
+        let send = |text: &str| new_send(f.ws.id, "+16505551234", text, None);
+        // No lease yet: queued only.
+        let (e, claimed) = db.store.enqueue_and_claim(&send("m0"), &a).await.unwrap();
+        assert!(matches!(e, Enqueued::Created(_)) && claimed.is_none());
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        // An older send is ready: the new one waits its turn in the queue.
+        let (_, claimed) = db.store.enqueue_and_claim(&send("m1"), &a).await.unwrap();
+        assert!(claimed.is_none(), "older ready sends go first");
+        let claim = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+        assert_eq!(claim.sends.len(), 2);
+        // Nothing older is ready and `a` holds the lease: claimed in the same transaction.
+        let (e, claimed) = db.store.enqueue_and_claim(&send("m2"), &a).await.unwrap();
+        let claimed = claimed.expect("claimed at enqueue");
+        assert_eq!(claimed.id, e.id());
+        assert_eq!(claimed.attempt, 1);
+        assert_eq!(claimed.number, number());
+        let lane = db.store.get_lane(&number()).await.unwrap();
+        assert_eq!((lane.queued, lane.sending), (0, 3));
+        // Another process that does not hold the lease only queues.
+        let (_, claimed) = db.store.enqueue_and_claim(&send("m3"), &b).await.unwrap();
+        assert!(claimed.is_none(), "not the lease holder");
+        // A send due later is not claimed early.
+        let claim = db.store.claim_sends(&number(), &a, now, 10).await.unwrap();
+        assert_eq!(claim.sends.len(), 1);
+        let mut later = send("m4");
+        later.not_before = t(NOW_SECS + 3600);
+        let (_, claimed) = db.store.enqueue_and_claim(&later, &a).await.unwrap();
+        assert!(claimed.is_none(), "not due yet");
+        // A stopped lane claims nothing.
+        db.store
+            .stop_lane(&number(), Some(190), "billing", now)
+            .await
+            .unwrap();
+        let (_, claimed) = db.store.enqueue_and_claim(&send("m5"), &a).await.unwrap();
+        assert!(claimed.is_none(), "the lane is stopped");
+        // An idempotent repeat returns the first send and claims nothing again.
+        let keyed = new_send(f.ws.id, "+16505551234", "k", Some("key-1"));
+        db.store.resume_lane(&number()).await.unwrap();
+        let (first, _) = db.store.enqueue_and_claim(&keyed, &a).await.unwrap();
+        let (again, claimed) = db.store.enqueue_and_claim(&keyed, &a).await.unwrap();
+        assert!(matches!(again, Enqueued::Existing(id) if id == first.id()));
+        assert!(claimed.is_none());
+    }
+);
+
 both!(a_claim_round_takes_each_lanes_share_in_one_go, |db| async {
     let f = db.fixture().await;
     let a = owner("a");
