@@ -209,7 +209,7 @@ impl SendEngine {
             .get(&number)
             .map(|l| l.control.clone());
         let refused = match control {
-            Some(c) => c.hand_over(send).err(),
+            Some(c) => c.hand_over(send),
             None => Some(send),
         };
         if refused.is_none() {

@@ -126,18 +126,18 @@ impl LaneControl {
         self.wake();
     }
 
-    /// Gives the lane a send claimed for it when it was queued; hands it back if the lane
-    /// is ending.
-    pub fn hand_over(&self, send: ClaimedSend) -> Result<(), ClaimedSend> {
+    /// Gives the lane a send claimed for it when it was queued; returns it when the lane
+    /// is ending (the caller puts it back in the queue).
+    pub fn hand_over(&self, send: ClaimedSend) -> Option<ClaimedSend> {
         {
             let mut s = self.lock();
             if s.closed {
-                return Err(send);
+                return Some(send);
             }
             s.handed.push_back(send);
         }
         self.wake();
-        Ok(())
+        None
     }
 
     fn take_handed(&self) -> VecDeque<ClaimedSend> {
