@@ -260,6 +260,23 @@ async fn wait(control: &LaneControl, shutdown: &mut watch::Receiver<bool>, d: Du
     }
 }
 
+/// Claims up to `batch` sends for the lane in a task of its own, which wakes the lane when
+/// the claim is back: the lane goes on with what it holds or is handed meanwhile.
+fn start_claim(
+    inner: &Arc<Inner>,
+    control: &Arc<LaneControl>,
+    number: &PhoneNumberId,
+    batch: u32,
+) -> JoinHandle<Result<Claim, String>> {
+    let (inner, control, number, now) =
+        (inner.clone(), control.clone(), number.clone(), inner.now());
+    tokio::spawn(async move {
+        let claim = inner.claim(&number, now, batch).await;
+        control.wake();
+        claim
+    })
+}
+
 /// How many sends a claim for `batch` must return to suggest more are queued.
 fn claimed_for(batch: u32) -> usize {
     usize::try_from(batch).unwrap_or(usize::MAX)
@@ -298,8 +315,8 @@ pub(crate) async fn run(
     });
     let tier_limit = number.tier.daily_limit();
     let mut buffer: VecDeque<ClaimedSend> = VecDeque::new();
-    // The claim started before the buffer ran out, and whether the last claim suggested more
-    // are queued (it filled its batch).
+    // The claim running in its own task (started before the buffer ran out, or by an idle
+    // lane), and whether the last claim suggested more are queued (it filled its batch).
     let mut prefetch: Option<JoinHandle<Result<Claim, String>>> = None;
     let mut more_queued = false;
     let mut idle_since: Option<Instant> = None;
@@ -356,6 +373,13 @@ pub(crate) async fn run(
         // Sends come from the claim started in advance when it is back (or when the lane ran
         // out while waiting for it), or from a claim made now when the lane has none.
         if buffer.is_empty() || prefetch.as_ref().is_some_and(|p| p.is_finished()) {
+            if prefetch.as_ref().is_some_and(|p| !p.is_finished()) {
+                // Nothing in hand and the claim still waits for the writer: the claim's end,
+                // or a send handed over meanwhile, wakes the lane (an idle lane must not sit
+                // out a whole write transaction before it sends what it is handed).
+                wait(&control, &mut shutdown, settings.lease_renew).await;
+                continue;
+            }
             let now = inner.now();
             let claim = match prefetch.take() {
                 Some(p) => p.await.unwrap_or_else(|e| Err(e.to_string())),
@@ -382,7 +406,8 @@ pub(crate) async fn run(
                             }
                         }
                     }
-                    inner.claim(&number.id, now, batch).await
+                    prefetch = Some(start_claim(&inner, &control, &number.id, batch));
+                    continue;
                 }
             };
             match claim {
@@ -426,10 +451,7 @@ pub(crate) async fn run(
         // busy numbers that wait is a good part of a second, and the lane used to send
         // nothing meanwhile).
         if prefetch.is_none() && more_queued && buffer.len() < claimed_for(batch) {
-            let (inner, id, now) = (inner.clone(), number.id.clone(), inner.now());
-            prefetch = Some(tokio::spawn(
-                async move { inner.claim(&id, now, batch).await },
-            ));
+            prefetch = Some(start_claim(&inner, &control, &number.id, batch));
         }
         let Some(item) = buffer.pop_front() else {
             continue;
