@@ -158,18 +158,7 @@ impl SendEngine {
 
     /// A send was queued for `number`: wake its lane, or get one started.
     pub fn notify(&self, number: &PhoneNumberId) {
-        let running = {
-            let lanes = self
-                .inner
-                .lanes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            lanes
-                .get(number)
-                .filter(|l| !l.task.is_finished())
-                .map(|l| l.control.clone())
-        };
-        match running {
+        match self.running_lane(number) {
             Some(control) => control.wake(),
             None => {
                 self.inner
@@ -185,15 +174,18 @@ impl SendEngine {
     /// This process's owner name when `number`'s lane runs here: a send queued for it can
     /// then be claimed in the enqueue's own transaction ([`SendStore::enqueue_and_claim`]).
     pub fn local_lane(&self, number: &PhoneNumberId) -> Option<&LaneOwner> {
-        let lanes = self
-            .inner
+        self.running_lane(number).map(|_| &self.inner.owner)
+    }
+
+    /// The control of `number`'s lane when it runs in this process.
+    fn running_lane(&self, number: &PhoneNumberId) -> Option<Arc<LaneControl>> {
+        self.inner
             .lanes
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        lanes
+            .unwrap_or_else(PoisonError::into_inner)
             .get(number)
-            .is_some_and(|l| !l.task.is_finished())
-            .then_some(&self.inner.owner)
+            .filter(|l| !l.task.is_finished())
+            .map(|l| l.control.clone())
     }
 
     /// Gives a send claimed when it was queued to its lane, which sends it without a claim
@@ -201,14 +193,7 @@ impl SendEngine {
     /// committer, like any released send) and a lane is asked for.
     pub async fn hand_over(&self, send: ClaimedSend) {
         let number = send.number.clone();
-        let control = self
-            .inner
-            .lanes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&number)
-            .map(|l| l.control.clone());
-        let refused = match control {
+        let refused = match self.running_lane(&number) {
             Some(c) => c.hand_over(send),
             None => Some(send),
         };
@@ -224,14 +209,7 @@ impl SendEngine {
 
     /// A lane stopped by an alert was resumed: let it claim again at once.
     pub fn resumed(&self, number: &PhoneNumberId) {
-        let control = self
-            .inner
-            .lanes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(number)
-            .map(|l| l.control.clone());
-        if let Some(c) = control {
+        if let Some(c) = self.running_lane(number) {
             c.resume();
         }
         self.notify(number);
