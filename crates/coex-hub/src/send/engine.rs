@@ -197,13 +197,13 @@ impl SendEngine {
             Some(c) => c.hand_over(send),
             None => Some(send),
         };
-        if refused.is_none() {
-            self.inner.count(&number, |s| s.handed += 1);
-        }
-        if let Some(send) = refused {
-            let now = self.inner.now();
-            lane::defer(&self.inner, send, now, now, "released").await;
-            self.notify(&number);
+        match refused {
+            None => self.inner.count(&number, |s| s.handed += 1),
+            Some(send) => {
+                let now = self.inner.now();
+                lane::defer(&self.inner, send, now, now, "released").await;
+                self.notify(&number);
+            }
         }
     }
 
