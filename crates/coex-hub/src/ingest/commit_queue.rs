@@ -369,8 +369,15 @@ async fn flush_group<S: BatchSink>(sink: &S, batch: Vec<Waiting<S>>) -> Option<V
         items.push(w.item);
         meta.push((w.background, w.done));
     }
+    let started = std::time::Instant::now();
     match sink.flush(items).await {
         Ok(outputs) => {
+            tracing::debug!(
+                items = count,
+                background = meta.iter().filter(|(b, _)| *b).count(),
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "ingest batch committed"
+            );
             answer(meta.into_iter().map(|(_, done)| done).collect(), outputs);
             None
         }

@@ -62,7 +62,8 @@ pub struct IngestReceipt {
 #[derive(Debug, Clone, Copy)]
 pub struct IngestConfig {
     pub queue: CommitQueueConfig,
-    /// Bodies at least this large are archived first and applied in the background.
+    /// Bodies at least this large, and bodies with more history messages than
+    /// `fanout_chunk`, are archived first and applied in the background.
     pub defer_bytes: usize,
     /// History messages per background piece.
     pub fanout_chunk: usize,
@@ -152,7 +153,11 @@ impl Ingestor {
     /// Takes a verified body and returns once it is durably stored.
     pub async fn accept(&self, body: Bytes) -> Result<IngestReceipt, IngestError> {
         let received_at = (self.clock)();
-        if body.len() >= self.config.defer_bytes {
+        let events = (body.len() < self.config.defer_bytes).then(|| events_of(&body, received_at));
+        // A body carrying more history than one background piece is deferred whatever its
+        // size: applied inline, its messages would hold up every webhook of its commit.
+        let history: usize = events.iter().flatten().map(history_messages).sum();
+        let Some(events) = events.filter(|_| history <= self.config.fanout_chunk.max(1)) else {
             // Archived in the next grouped commit (sharing its fsync with live webhooks rather
             // than taking the single SQLite writer for a transaction of its own).
             let item = IngestItem {
@@ -175,8 +180,7 @@ impl Ingestor {
                 events: 0,
                 deferred: true,
             });
-        }
-        let events = events_of(&body, received_at);
+        };
         let count = events.len();
         let item = IngestItem {
             received_at,
@@ -314,6 +318,14 @@ const RAW_EXCERPT: usize = 64 * 1024;
 fn raw_excerpt(body: &[u8]) -> RawJson {
     let text = String::from_utf8_lossy(&body[..body.len().min(RAW_EXCERPT)]);
     RawJson::new(text.replace('\0', "\u{FFFD}"))
+}
+
+/// History messages an event carries (the rest carry none).
+fn history_messages(event: &Ingest) -> usize {
+    match event {
+        Ingest::HistoryChunk(h) => h.messages.len(),
+        _ => 0,
+    }
 }
 
 /// Parses and normalises a body; a body that is not a notification becomes one

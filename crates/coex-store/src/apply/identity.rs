@@ -245,9 +245,9 @@ impl Applier<'_, '_> {
     }
 
     /// Every change to a contact goes with this event, so it is also where a prefetch of
-    /// contacts (see `sent`) stops being trusted.
+    /// contacts (see `runs`) stops being trusted.
     fn contact_changed(&mut self, info: &NumberInfo, id: ContactId, why: &str) {
-        self.prefetched.clear();
+        self.forget_prefetched(id);
         self.emit(
             info.workspace,
             EventKind::ContactChanged,
@@ -257,6 +257,21 @@ impl Applier<'_, '_> {
             None,
             json!({ "change": why }),
         );
+    }
+
+    /// Drops the read-ahead answers a change to contact `id` may have made stale: those that
+    /// name `id`, and those that found no contact for one of their keys (the change may have
+    /// given that key to a contact). An answer that found a contact for each of its keys and
+    /// names another contact stays true: a key moves only by changing the contact that held
+    /// it, and that contact's answers are dropped when it changes.
+    fn forget_prefetched(&mut self, id: ContactId) {
+        self.prefetched
+            .retain(|(_, bsuid, phone), (by_bsuid, by_phone)| {
+                let complete = (bsuid.is_none() || by_bsuid.is_some())
+                    && (phone.is_none() || by_phone.is_some());
+                let names = |r: &Option<ContactRow>| r.as_ref().is_some_and(|r| r.id == id);
+                complete && !names(by_bsuid) && !names(by_phone)
+            });
     }
 
     /// Updates the display data (profile name, username, parent BSUID) a new message brought.
@@ -441,6 +456,7 @@ impl Applier<'_, '_> {
         self.contacts.clear();
         self.contact_rows.clear();
         self.conversations.clear();
+        self.prefetched.clear();
         self.summary.contacts_merged += 1;
         self.emit(
             info.workspace,
@@ -510,8 +526,10 @@ impl Applier<'_, '_> {
                 true
             }
         };
+        // Aliases moved: cached and read-ahead answers may be stale.
         self.contacts.clear();
         self.contact_rows.clear();
+        self.prefetched.clear();
         if changed {
             self.summary.user_ids_changed += 1;
         }

@@ -5,10 +5,9 @@
 //! as a pending patch), and history may repeat live messages (deduplicated by wamid).
 
 use coex_core::model::{
-    Author, ConversationId, CustomerRef, Direction, EchoMessage, EventKind, HistoryChunk,
-    HistoryDeclined, HistoryMedia, InboundMessage, MediaRef, MessageContent, MessageEdit,
-    MessageKind, MessageRevoke, MessageStatus, MetaError, Origin, Pricing, RawJson, StatusUpdate,
-    SyncState, Timestamp,
+    Author, ConversationId, CustomerRef, Direction, EventKind, HistoryChunk, HistoryDeclined,
+    HistoryMedia, MediaRef, MessageContent, MessageEdit, MessageKind, MessageRevoke, MessageStatus,
+    MetaError, Origin, Pricing, RawJson, StatusUpdate, SyncState, Timestamp,
 };
 use coex_core::{MediaId, PhoneNumberId, Wamid};
 use std::collections::HashSet;
@@ -33,6 +32,8 @@ pub(super) struct NewMessage<'e> {
     pub timestamp: Timestamp,
     pub status: Option<MessageStatus>,
     pub error: Option<&'e MetaError>,
+    /// When the body carrying it was received (`stored_at`).
+    pub stored_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,68 +202,6 @@ pub(crate) fn media_from(r: &Row) -> Result<Option<MediaRef>> {
 }
 
 impl Applier<'_, '_> {
-    pub(super) async fn inbound(&mut self, info: &NumberInfo, m: &InboundMessage) -> Result<()> {
-        let new = NewMessage {
-            wamid: &m.wamid,
-            direction: Direction::Inbound,
-            origin: Origin::Customer,
-            sender: None,
-            content: &m.content,
-            timestamp: m.timestamp,
-            status: None,
-            error: m.error.as_ref(),
-        };
-        let stored = self.store_message(info, &m.customer, new).await?;
-        self.count_live(stored);
-        Ok(())
-    }
-
-    pub(super) async fn echo(&mut self, info: &NumberInfo, m: &EchoMessage) -> Result<()> {
-        let new = NewMessage {
-            wamid: &m.wamid,
-            direction: Direction::Outbound,
-            origin: Origin::BusinessApp,
-            sender: None,
-            content: &m.content,
-            timestamp: m.timestamp,
-            status: Some(MessageStatus::Sent),
-            error: None,
-        };
-        let stored = self.store_message(info, &m.customer, new).await?;
-        self.count_live(stored);
-        self.app_activity(&info.id, m.timestamp);
-        Ok(())
-    }
-
-    fn count_live(&mut self, stored: Option<ConversationId>) {
-        if stored.is_some() {
-            self.summary.messages_inserted += 1;
-        } else {
-            self.summary.messages_duplicate += 1;
-        }
-    }
-
-    /// Stores a message unless `(number, wamid)` exists. Returns its conversation if new.
-    pub(super) async fn store_message(
-        &mut self,
-        info: &NumberInfo,
-        customer: &CustomerRef,
-        m: NewMessage<'_>,
-    ) -> Result<Option<ConversationId>> {
-        let contact = self.resolve_contact(info, customer).await?;
-        let conversation = self.conversation(info, contact, m.timestamp).await?;
-        let inserted = self.insert_messages(info, &[(conversation, &m)]).await?;
-        if inserted.fresh.is_empty() {
-            return Ok(None);
-        }
-        self.message_stored(info, customer, contact, conversation, &m)
-            .await?;
-        if !inserted.patched.is_empty() {
-            self.replay_pending_patches(info, m.wamid).await?;
-        }
-        Ok(Some(conversation))
-    }
-
     /// Inserts messages of one number with one multi-row statement; returns the wamids that
     /// were new (a wamid already stored, or repeated in `rows`, is absent), and those of them
     /// that have parked patches waiting (to be replayed by the caller once the message is
@@ -324,7 +263,7 @@ impl Applier<'_, '_> {
             binds.push(Arg::Text(m.content.reply_to.as_ref().map(Wamid::as_str)));
             binds.push(Arg::Text(m.content.payload.as_ref().map(RawJson::as_str)));
             binds.push(m.timestamp.to_arg());
-            binds.push(self.received_at.to_arg());
+            binds.push(m.stored_at.to_arg());
             binds.push(Arg::Text(m.status.map(MessageStatus::as_str)));
             binds.push(Arg::Int(m.status.map(|_| m.timestamp.as_millis())));
             binds.push(Arg::Int(m.error.map(|e| e.code)));
@@ -953,6 +892,7 @@ impl Applier<'_, '_> {
                     timestamp: m.timestamp,
                     status: m.status,
                     error: None,
+                    stored_at: self.received_at,
                 };
                 (m, contact, conversation, new)
             })

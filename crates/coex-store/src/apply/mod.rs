@@ -2,9 +2,11 @@
 //!
 //! The order of work in [`run`]:
 //! 1. bulk inserts of the raw bodies and of the status history (the history's unique key
-//!    tells which statuses are new; the rest are redeliveries);
+//!    tells which statuses are new; the rest are redeliveries); a read-ahead of the numbers,
+//!    contacts and conversations the batch names, a few statements for all of them;
 //! 2. the events, in order, by an [`Applier`] with per-batch caches (numbers, contacts,
-//!    conversations);
+//!    conversations), except that new messages (inbound, echo, sent) are gathered into runs
+//!    inserted in bulk (see `runs`); statuses may pass a run, nothing else does;
 //! 3. the statuses set aside in step 2 (one per message in the batch, the common case), in
 //!    bulk; parked edits whose original has now arrived;
 //! 4. what accumulated: conversation aggregates (last activity, the window input, counts), the
@@ -22,7 +24,7 @@
 mod account;
 mod identity;
 mod messages;
-mod sent;
+mod runs;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -37,6 +39,7 @@ use crate::{BatchOutcome, BatchSummary, Result};
 
 use identity::ContactRow;
 pub(crate) use messages::{media_from, pricing_from};
+use runs::Queued;
 
 /// Applies a whole batch on an open transaction. The caller commits.
 pub(crate) async fn run(
@@ -50,6 +53,10 @@ pub(crate) async fn run(
     // status history (whose conflicts tell which statuses are new).
     let archives = a.archive_all(batch).await?;
     a.record_statuses(batch).await?;
+    a.prefetch_batch(batch).await?;
+    // Message events (new messages of any origin but history) go in runs, in bulk: one
+    // insert for many. The rest are applied one by one, in order.
+    let mut run: Vec<Queued<'_>> = Vec::new();
     for (item, archive) in batch.items.iter().zip(&archives) {
         // A webhook is a body Meta sent, applied: events the hub made itself, the pieces a
         // large body is applied in (all but the last, which marks its archive), and a body
@@ -60,25 +67,31 @@ pub(crate) async fn run(
         ) {
             a.summary.webhooks += 1;
         }
-        a.received_at = item.received_at;
-        a.archive = *archive;
-        // Runs of outbound messages the send path stored go in bulk; the rest one by one.
-        let mut events = item.events.iter().peekable();
-        while let Some(event) = events.next() {
-            if !matches!(event, Ingest::Sent(_)) {
-                a.apply(event).await?;
+        for event in &item.events {
+            if Queued::takes(event) {
+                run.push(Queued {
+                    event,
+                    received_at: item.received_at,
+                    archive: *archive,
+                });
                 continue;
             }
-            let mut run = vec![event];
-            while let Some(next) = events.next_if(|e| matches!(e, Ingest::Sent(_))) {
-                run.push(next);
+            // A status commutes with the messages before it (one that overtakes its message
+            // is parked and replayed when the message is stored), so it does not end a run;
+            // any other event may depend on them and goes after them.
+            if !matches!(event, Ingest::Status(_)) {
+                a.messages_many(&std::mem::take(&mut run)).await?;
             }
-            a.sent_many(&run).await?;
+            a.received_at = item.received_at;
+            a.archive = *archive;
+            a.apply(event).await?;
         }
     }
+    a.messages_many(&run).await?;
     a.received_at = now;
     a.archive = None;
     a.apply_deferred_statuses().await?;
+
     if a.pending_patches {
         a.replay_all_pending_patches().await?;
     }
@@ -162,8 +175,9 @@ pub(super) struct Applier<'a, 'c> {
     single_status_wamids: HashSet<(String, String)>,
     deferred_statuses: Vec<(NumberInfo, messages::StoredStatus)>,
     /// Contacts read ahead for a run of events, by (number, BSUID, phone): the first lookup
-    /// of each customer is answered from here (see `sent`); cleared on any contact change.
-    prefetched: HashMap<(PhoneNumberId, Option<String>, Option<String>), sent::Candidates>,
+    /// of each customer is answered from here (see `runs`); a contact change drops what it may
+    /// have made stale.
+    prefetched: HashMap<(PhoneNumberId, Option<String>, Option<String>), runs::Candidates>,
 }
 
 impl<'a, 'c> Applier<'a, 'c> {
@@ -336,9 +350,14 @@ impl<'a, 'c> Applier<'a, 'c> {
                         .await;
                 };
                 match other {
-                    Ingest::InboundMessage(m) => self.inbound(&info, m).await,
-                    Ingest::Echo(m) => self.echo(&info, m).await,
-                    Ingest::Sent(_) => self.sent_many(&[other]).await,
+                    Ingest::InboundMessage(_) | Ingest::Echo(_) | Ingest::Sent(_) => {
+                        let one = Queued {
+                            event: other,
+                            received_at: self.received_at,
+                            archive: self.archive,
+                        };
+                        self.messages_many(&[one]).await
+                    }
                     Ingest::Edit(e) => self.edit(&info, e).await,
                     Ingest::Revoke(r) => self.revoke(&info, r).await,
                     Ingest::Status(s) => self.status(&info, s).await,

@@ -213,3 +213,69 @@ both!(bulk_statuses_cover_every_case, |db| async {
         Some(MessageStatus::Sent)
     );
 });
+
+both!(
+    messages_in_a_run_meet_their_statuses_links_and_edits,
+    |db| async {
+        let f = db.fixture().await;
+        let edit = Ingest::Edit(MessageEdit {
+            number: number(),
+            wamid: w("wamid.r9"),
+            original: w("wamid.r1"),
+            author: Author::Customer,
+            timestamp: t(1_005),
+            content: MessageContent::text("hello, edited"),
+        });
+        let mut linking = status("wamid.r2", MessageStatus::Delivered, 1_002);
+        let Ingest::Status(ref mut s) = linking else {
+            unreachable!()
+        };
+        s.recipient = Some(by_both("DE.77", BOB));
+        // Two webhooks in one batch: messages gather into one run that the statuses pass and the
+        // edit ends; the run's statuses come before their message, the link before the message
+        // that needs it.
+        let batch = IngestBatch {
+            items: vec![
+                IngestItem {
+                    received_at: t(1_010),
+                    archive: ArchiveInput::None,
+                    events: vec![
+                        inbound("wamid.r1", by_bsuid("DE.77"), 1_000, "hello"),
+                        sent("wamid.r2", by_bsuid("DE.77"), 1_001, "yes?"),
+                        linking,
+                        status("wamid.r2", MessageStatus::Read, 1_003),
+                    ],
+                },
+                IngestItem {
+                    received_at: t(1_011),
+                    archive: ArchiveInput::None,
+                    events: vec![inbound("wamid.r3", by_phone(BOB), 1_004, "me again"), edit],
+                },
+            ],
+        };
+        let s = db.store.apply_batch(&batch).await.unwrap().summary;
+        assert_eq!(s.messages_inserted, 3);
+        assert_eq!(
+            db.message("wamid.r2").await.status,
+            Some(MessageStatus::Read)
+        );
+        let r1 = db.message("wamid.r1").await;
+        assert_eq!(r1.content.body.as_deref(), Some("hello, edited"));
+        assert_eq!(r1.stored_at, t(1_010));
+        assert_eq!(db.message("wamid.r3").await.stored_at, t(1_011));
+        // One person: the status linked the phone, so the phone-only message is theirs too.
+        let conversation = db.conversation_of("wamid.r1").await;
+        assert_eq!(conversation.conversation.message_count, 3);
+        assert_eq!(
+            db.conversation_of("wamid.r3").await.conversation.id,
+            conversation.conversation.id
+        );
+        let c = db
+            .store
+            .find_contact(f.ws.id, &CustomerKey::Bsuid(bsuid("DE.77")))
+            .await
+            .unwrap()
+            .expect("contact");
+        assert_eq!(c.phone.unwrap().digits(), BOB);
+    }
+);

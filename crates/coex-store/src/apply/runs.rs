@@ -1,21 +1,27 @@
-//! Messages the send path stored (Meta accepted them), a whole commit batch at once.
+//! New messages in bulk: runs of inbound messages, echoes and sends, and the batch's read-ahead.
 //!
-//! The send engine commits hundreds of accepted sends per transaction, to as many numbers and
-//! customers. Applied one by one, each would cost a number lookup, a contact lookup, an insert
-//! and an orphan-status lookup: round trips, which are what a store transaction costs. Here
-//! the whole run costs a handful of statements: the numbers, the customers' contacts and
-//! their conversations are read in bulk first ([`Applier::prefetch_customers`]), the messages
-//! are inserted with multi-row statements, and statuses that overtook their message are
-//! looked for in one query.
+//! A webhook batch carries hundreds of messages and statuses, to as many numbers and
+//! customers; so does a commit of the send engine's results. Applied one by one, each message
+//! would cost a number lookup, a contact lookup, a conversation lookup and an insert: round
+//! trips, which are what a store transaction costs. Here the batch's numbers, the contacts of
+//! every customer it names and their conversations are read first, in a few statements
+//! ([`Applier::prefetch_batch`]); then each run of messages is inserted with multi-row
+//! statements, and statuses that overtook their message are looked for in one query.
 //!
 //! The outcome is the one of applying the events one by one: contact resolution still runs
-//! per customer, in order, only its first lookup is answered from the prefetch; any contact
-//! change it makes (a creation, a link, a merge) drops the prefetch, and later customers of
-//! the run are looked up afresh.
+//! per customer, in order, only its first lookup is answered from the read-ahead; a contact
+//! change (a creation, a link, a merge) drops the answers it may have made stale, and those
+//! customers are looked up afresh. A status may be applied before a message that came earlier
+//! in the batch (runs are inserted when something other than a status or a message comes, or
+//! at the end): that is an order Meta may deliver anyway, and a status whose message is not
+//! stored yet waits for it.
 
 use std::collections::{HashMap, HashSet};
 
-use coex_core::model::{ContactId, ConversationId, Direction, Ingest, MessageStatus, SentMessage};
+use coex_core::model::{
+    ArchiveId, ContactId, ConversationId, CustomerKey, CustomerRef, Direction, Ingest, IngestBatch,
+    MessageStatus, Origin, Timestamp,
+};
 use coex_core::{PhoneNumberId, Wamid};
 
 use super::identity::ContactRow;
@@ -34,42 +40,64 @@ const CONTACT_COLUMNS: &str = "k.id, k.workspace_id, k.bsuid, k.phone, k.parent_
 /// A customer's contacts as [`Applier::candidates`] answers: by BSUID, by phone.
 pub(super) type Candidates = (Option<ContactRow>, Option<ContactRow>);
 
-impl Applier<'_, '_> {
-    /// Applies a run of [`Ingest::Sent`] events (`events` holds nothing else).
-    pub(super) async fn sent_many(&mut self, events: &[&Ingest]) -> Result<()> {
-        let sent: Vec<&SentMessage> = events
-            .iter()
-            .filter_map(|e| match e {
-                Ingest::Sent(m) => Some(m),
-                _ => None,
-            })
-            .collect();
-        self.prefetch_numbers(sent.iter().map(|m| &m.number))
-            .await?;
-        let mut known = Vec::with_capacity(sent.len());
-        for (event, m) in events.iter().zip(&sent) {
-            match self.number_info(&m.number).await? {
-                Some(info) => known.push((info, *m)),
-                None => {
-                    self.unknown_number(event, "phone number id is not registered")
-                        .await?
-                }
-            }
-        }
-        let wanted: Vec<(&NumberInfo, &coex_core::model::CustomerRef)> =
-            known.iter().map(|(info, m)| (info, &m.customer)).collect();
-        self.prefetch_customers(&wanted).await?;
-        let mut placed: Vec<(ContactId, ConversationId)> = Vec::with_capacity(known.len());
-        for (info, m) in &known {
-            let contact = self.resolve_contact(info, &m.customer).await?;
-            let conversation = self.conversation(info, contact, m.timestamp).await?;
-            placed.push((contact, conversation));
-        }
-        self.prefetched.clear();
+/// A message event waiting in a run, with what its webhook gives it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Queued<'e> {
+    pub event: &'e Ingest,
+    pub received_at: Timestamp,
+    pub archive: Option<ArchiveId>,
+}
 
-        let news: Vec<NewMessage<'_>> = known
-            .iter()
-            .map(|(_, m)| NewMessage {
+impl Queued<'_> {
+    /// Whether the event goes into a run: a new message of any origin but history.
+    pub(super) fn takes(event: &Ingest) -> bool {
+        matches!(
+            event,
+            Ingest::InboundMessage(_) | Ingest::Echo(_) | Ingest::Sent(_)
+        )
+    }
+}
+
+/// The number, customer and row of a message event.
+fn message_parts<'e>(
+    q: &Queued<'e>,
+) -> Option<(&'e PhoneNumberId, &'e CustomerRef, NewMessage<'e>)> {
+    let stored_at = q.received_at;
+    Some(match q.event {
+        Ingest::InboundMessage(m) => (
+            &m.number,
+            &m.customer,
+            NewMessage {
+                wamid: &m.wamid,
+                direction: Direction::Inbound,
+                origin: Origin::Customer,
+                sender: None,
+                content: &m.content,
+                timestamp: m.timestamp,
+                status: None,
+                error: m.error.as_ref(),
+                stored_at,
+            },
+        ),
+        Ingest::Echo(m) => (
+            &m.number,
+            &m.customer,
+            NewMessage {
+                wamid: &m.wamid,
+                direction: Direction::Outbound,
+                origin: Origin::BusinessApp,
+                sender: None,
+                content: &m.content,
+                timestamp: m.timestamp,
+                status: Some(MessageStatus::Sent),
+                error: None,
+                stored_at,
+            },
+        ),
+        Ingest::Sent(m) => (
+            &m.number,
+            &m.customer,
+            NewMessage {
                 wamid: &m.wamid,
                 direction: Direction::Outbound,
                 origin: m.origin,
@@ -78,21 +106,63 @@ impl Applier<'_, '_> {
                 timestamp: m.timestamp,
                 status: Some(MessageStatus::Pending),
                 error: None,
-            })
-            .collect();
+                stored_at,
+            },
+        ),
+        _ => return None,
+    })
+}
+
+impl Applier<'_, '_> {
+    /// Applies a run of message events (inbound, echo, sent; anything else in `run` is
+    /// skipped), each with the webhook it came in, as applying them one by one in order would.
+    pub(super) async fn messages_many(&mut self, run: &[Queued<'_>]) -> Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let outer = (self.received_at, self.archive);
+        let mut known: Vec<(NumberInfo, &CustomerRef, NewMessage<'_>, &Queued<'_>)> =
+            Vec::with_capacity(run.len());
+        for q in run {
+            let Some((number, customer, new)) = message_parts(q) else {
+                continue;
+            };
+            self.received_at = q.received_at;
+            self.archive = q.archive;
+            match self.number_info(number).await? {
+                Some(info) => known.push((info, customer, new, q)),
+                None => {
+                    self.unknown_number(q.event, "phone number id is not registered")
+                        .await?
+                }
+            }
+        }
+        // The batch's customers were read ahead (`Applier::prefetch_batch`).
+        let mut placed: Vec<(ContactId, ConversationId)> = Vec::with_capacity(known.len());
+        for (info, customer, new, q) in &known {
+            self.received_at = q.received_at;
+            let contact = self.resolve_contact(info, customer).await?;
+            let conversation = self.conversation(info, contact, new.timestamp).await?;
+            placed.push((contact, conversation));
+        }
         let mut fresh = HashSet::new();
         let mut patched = HashSet::new();
         for (start, len) in row_runs(known.len(), RUN) {
             let rows: Vec<_> = (start..start + len)
-                .map(|i| (&known[i].0.id, placed[i].1, &news[i]))
+                .map(|i| (&known[i].0.id, placed[i].1, &known[i].2))
                 .collect();
             let inserted = self.insert_message_rows(&rows).await?;
             fresh.extend(inserted.fresh);
             patched.extend(inserted.patched);
         }
         let mut stored: Vec<(&NumberInfo, &Wamid)> = Vec::new();
-        for (i, (info, m)) in known.iter().enumerate() {
-            let key = (info.id.as_str().to_owned(), m.wamid.as_str().to_owned());
+        for (i, (info, customer, new, q)) in known.iter().enumerate() {
+            self.received_at = q.received_at;
+            self.archive = q.archive;
+            if matches!(q.event, Ingest::Echo(_)) {
+                self.app_activity(&info.id, new.timestamp);
+            }
+            let key = (info.id.as_str().to_owned(), new.wamid.as_str().to_owned());
             // `remove`: a wamid repeated in the run counts as stored once.
             if !fresh.remove(&key) {
                 self.summary.messages_duplicate += 1;
@@ -100,15 +170,54 @@ impl Applier<'_, '_> {
             }
             self.summary.messages_inserted += 1;
             let (contact, conversation) = placed[i];
-            self.message_stored(info, &m.customer, contact, conversation, &news[i])
+            self.message_stored(info, customer, contact, conversation, new)
                 .await?;
             if patched.contains(&key) {
-                self.replay_pending_patches(info, &m.wamid).await?;
+                self.replay_pending_patches(info, new.wamid).await?;
             }
-            stored.push((info, &m.wamid));
+            stored.push((info, new.wamid));
         }
-        // Statuses can overtake the send path's commit; they wait as orphans.
-        self.replay_orphans_of(&stored).await
+        // Statuses can overtake their message (the send path's commit, a redelivered echo);
+        // they wait as orphans.
+        self.replay_orphans_of(&stored).await?;
+        (self.received_at, self.archive) = outer;
+        Ok(())
+    }
+
+    /// Reads ahead what resolving the batch's customers needs: the numbers its events name,
+    /// then the contacts and conversations of every customer a message, a status that may
+    /// link keys, or an app contact sync names. Each customer's first lookup is then answered
+    /// from memory (see [`Applier::candidates`]) unless a contact change made it stale.
+    pub(super) async fn prefetch_batch(&mut self, batch: &IngestBatch) -> Result<()> {
+        let events = || batch.items.iter().flat_map(|item| &item.events);
+        self.prefetch_numbers(events().filter_map(Ingest::number))
+            .await?;
+        let mut wanted: Vec<(NumberInfo, &CustomerRef)> = Vec::new();
+        for event in events() {
+            let (number, customer) = match event {
+                Ingest::InboundMessage(m) => (&m.number, &m.customer),
+                Ingest::Echo(m) => (&m.number, &m.customer),
+                Ingest::Sent(m) => (&m.number, &m.customer),
+                Ingest::ContactUpsert(c) => (&c.number, &c.customer),
+                Ingest::Status(s) => match &s.recipient {
+                    Some(r) if matches!(r.key, CustomerKey::Both { .. }) => (&s.number, r),
+                    _ => continue,
+                },
+                Ingest::HistoryChunk(h) => {
+                    if let Some(Some(info)) = self.numbers.get(&h.number) {
+                        wanted.extend(h.messages.iter().map(|m| (info.clone(), &m.customer)));
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Some(Some(info)) = self.numbers.get(number) {
+                wanted.push((info.clone(), customer));
+            }
+        }
+        let wanted: Vec<(&NumberInfo, &CustomerRef)> =
+            wanted.iter().map(|(info, c)| (info, *c)).collect();
+        self.prefetch_customers(&wanted).await
     }
 
     /// Reads the numbers of `ids` not cached yet, in one statement per run.
@@ -148,14 +257,16 @@ impl Applier<'_, '_> {
     /// and phone, as [`Applier::candidates`] does) and their conversations on the given
     /// numbers, in a few statements; [`Applier::candidates`] answers each customer's first
     /// lookup from it.
-    async fn prefetch_customers(
-        &mut self,
-        wanted: &[(&NumberInfo, &coex_core::model::CustomerRef)],
-    ) -> Result<()> {
-        self.prefetched.clear();
+    async fn prefetch_customers(&mut self, wanted: &[(&NumberInfo, &CustomerRef)]) -> Result<()> {
+        // Customers already resolved in this batch are answered by the contact cache.
+        let wanted: Vec<(&NumberInfo, &CustomerRef)> = wanted
+            .iter()
+            .filter(|(info, c)| !self.contacts.contains_key(&(info.workspace, c.key.clone())))
+            .copied()
+            .collect();
         let mut bsuids = HashSet::new();
         let mut phones = HashSet::new();
-        for (info, c) in wanted {
+        for (info, c) in &wanted {
             if let Some(b) = c.key.bsuid() {
                 bsuids.insert((info.workspace.get(), b.as_str()));
             }
@@ -204,7 +315,7 @@ impl Applier<'_, '_> {
         }
         // Each customer's answer, exactly as `candidates` would compute it.
         let mut pairs: Vec<(PhoneNumberId, ContactId)> = Vec::new();
-        for (info, c) in wanted {
+        for (info, c) in &wanted {
             let ws = info.workspace.get();
             let bsuid = c.key.bsuid().map(|b| b.as_str());
             let phone = c.key.phone().map(|p| p.digits());
