@@ -1,11 +1,11 @@
 //! SQLite WAL checkpoints, mostly off the writer.
 //!
-//! SQLite checkpoints in the connection that commits once the WAL passes 1,000 pages: that
-//! one write transaction (a webhook batch, a send commit) then also copies the WAL into the
-//! database file and fsyncs it, and everything queued behind the single writer waits. This
-//! task runs a `PASSIVE` checkpoint from a reader connection every [`EVERY`]: it never blocks
-//! the writer or the readers, and it copies the frames beforehand, so the writer's own
-//! automatic checkpoint finds little left to copy.
+//! SQLite checkpoints in the connection that commits once the WAL passes a size (1,000 pages
+//! by default; the store sets 16,384, 64 MB): that one write transaction (a webhook batch, a
+//! send commit) then also copies the WAL into the database file and fsyncs it, and everything
+//! queued behind the single writer waits. This task runs a `PASSIVE` checkpoint from a reader
+//! connection every [`EVERY`]: it never blocks the writer or the readers, and it copies the
+//! frames beforehand, so the writer checkpoints rarely and finds little left to copy.
 //!
 //! The writer's automatic checkpoint stays on, on purpose: only a checkpoint that completes
 //! right after a commit, between two writes, lets the next write start the WAL over. With
