@@ -62,11 +62,13 @@ impl Default for StoreOptions {
 /// re-parsed in steady state.
 const STATEMENT_CACHE: usize = 512;
 
-/// WAL pages (4 KiB) past which the SQLite writer checkpoints after a commit (64 MB; SQLite's
+/// WAL pages (4 KiB) past which the SQLite writer checkpoints after a commit (16 MB; SQLite's
 /// default is 1,000). At 1,000, a webhook batch carrying a 3 MB history chunk took ~40 ms more
-/// to commit, copying it into the database file and fsyncing that too: 1,000 webhooks/s on
-/// SQLite, ack p99 70.6 ms → 46.9 ms, largest commit 215 ms → 46 ms.
-const WRITER_AUTOCHECKPOINT_PAGES: &str = "16384";
+/// to commit, copying it into the database file and fsyncing that too. Measured on SQLite
+/// (`coex bench ingest --rate 1000`): ack p99 70.6 ms at 1,000 pages, 48.3 ms at 4,096,
+/// 46.9 ms at 16,384. The send benchmark (200 numbers, 60 s) varied by ±10% between runs of
+/// any of them; 64 MB of WAL is not worth its disk when 16 MB does as well.
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "4096";
 
 /// The SQLite writer's page cache, as `PRAGMA cache_size` takes it (negative: KiB).
 const WRITER_CACHE_KIB: &str = "-32768";
@@ -155,7 +157,7 @@ impl SqlStore {
         // The writer keeps the hot pages (queue heads, indexes, the WAL's working set) in its
         // own cache instead of reading them back from the OS on every transaction: 32 MB,
         // against SQLite's 2 MB default. Readers keep the default; they are many.
-        // The writer checkpoints on its own only once the WAL passes 64 MB, not SQLite's 4 MB:
+        // The writer checkpoints on its own only once the WAL passes 16 MB, not SQLite's 4 MB:
         // the checkpointer task copies the WAL meanwhile (see `checkpoint`), and a checkpoint
         // run by the writer stalls every commit queued behind it.
         let write_options = options

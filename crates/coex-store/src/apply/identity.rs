@@ -221,6 +221,7 @@ impl Applier<'_, '_> {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let id = ContactId::new(row.i64("id")?);
+        self.created_contacts.insert(id);
         self.contact_changed(info, id, "created");
         Ok(Some(ContactRow {
             id,
@@ -322,7 +323,14 @@ impl Applier<'_, '_> {
             return Ok(*id);
         }
         let select = "SELECT id FROM conversations WHERE number_id = $1 AND contact_id = $2";
-        let mut row = self.conn.opt(select, args![info.id, contact]).await?;
+        // A conversation can be absent without a look: the read-ahead found none, or the
+        // contact is this transaction's (no other can have used it yet).
+        let mut row =
+            if self.no_conversation.remove(&key) || self.created_contacts.contains(&contact) {
+                None
+            } else {
+                self.conn.opt(select, args![info.id, contact]).await?
+            };
         if row.is_none() {
             row = self
                 .conn
@@ -456,6 +464,8 @@ impl Applier<'_, '_> {
         self.contacts.clear();
         self.contact_rows.clear();
         self.conversations.clear();
+        self.no_conversation.clear();
+        self.created_contacts.clear();
         self.prefetched.clear();
         self.summary.contacts_merged += 1;
         self.emit(

@@ -163,6 +163,10 @@ pub(super) struct Applier<'a, 'c> {
     contacts: HashMap<(WorkspaceId, CustomerKey), ContactId>,
     contact_rows: HashMap<ContactId, ContactRow>,
     conversations: HashMap<(PhoneNumberId, ContactId), ConversationId>,
+    /// Pairs the read-ahead found without a conversation, and contacts this transaction
+    /// created: their conversations are created without looking for them first.
+    no_conversation: HashSet<(PhoneNumberId, ContactId)>,
+    created_contacts: HashSet<ContactId>,
     conv_aggs: BTreeMap<ConversationId, ConvAgg>,
     activity: BTreeMap<PhoneNumberId, Timestamp>,
     events: Vec<NewEvent>,
@@ -192,6 +196,8 @@ impl<'a, 'c> Applier<'a, 'c> {
             contacts: HashMap::new(),
             contact_rows: HashMap::new(),
             conversations: HashMap::new(),
+            no_conversation: HashSet::new(),
+            created_contacts: HashSet::new(),
             conv_aggs: BTreeMap::new(),
             activity: BTreeMap::new(),
             events: Vec::new(),

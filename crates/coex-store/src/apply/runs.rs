@@ -276,63 +276,46 @@ impl Applier<'_, '_> {
         }
         let bsuids: Vec<_> = bsuids.into_iter().collect();
         let phones: Vec<_> = phones.into_iter().collect();
-        // (row, the BSUID it was found by as an alias).
-        let mut rows: Vec<(i64, ContactRow, Option<String>)> = Vec::new();
-        let queries = [
-            (
-                format!(
-                    "SELECT {CONTACT_COLUMNS}, CAST(0 AS BIGINT) AS via_alias, CAST(NULL AS TEXT) AS alias FROM contacts k WHERE (k.workspace_id, k.bsuid) IN (VALUES "
-                ),
-                &bsuids,
-            ),
-            (
-                format!(
-                    "SELECT {CONTACT_COLUMNS}, CAST(0 AS BIGINT) AS via_alias, CAST(NULL AS TEXT) AS alias FROM contacts k WHERE (k.workspace_id, k.phone) IN (VALUES "
-                ),
-                &phones,
-            ),
-            (
-                format!(
-                    "SELECT {CONTACT_COLUMNS}, CAST(1 AS BIGINT) AS via_alias, a.bsuid AS alias FROM contact_aliases a JOIN contacts k ON k.id = a.contact_id WHERE (a.workspace_id, a.bsuid) IN (VALUES "
-                ),
-                &bsuids,
-            ),
-        ];
-        for (head, keys) in &queries {
-            for (start, len) in row_runs(keys.len(), RUN) {
-                let sql = format!("{head}{})", values_list(self.conn.dialect(), len, 2));
-                let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * 2);
-                for (ws, k) in &keys[start..start + len] {
-                    binds.push(Arg::Int(Some(*ws)));
-                    binds.push(Arg::Text(Some(k)));
-                }
-                for row in self.conn.all(&sql, &binds).await? {
-                    let ws = row.i64("workspace_id")?;
-                    let alias = row.opt_str("alias")?;
-                    rows.push((ws, ContactRow::from_row(&row)?, alias));
-                }
-            }
-        }
+        // Contacts by current BSUID and by phone; then, for the BSUIDs no contact holds now,
+        // by earlier BSUID (`candidates` prefers a current holder, and aliases are rare).
+        let by_key = |column: &str| {
+            format!(
+                "SELECT {CONTACT_COLUMNS}, CAST(0 AS BIGINT) AS via_alias FROM contacts k \
+                 WHERE (k.workspace_id, k.{column}) IN (VALUES "
+            )
+        };
+        let current = self
+            .contacts_by_keys(&by_key("bsuid"), &bsuids, |_, c| c.bsuid.clone())
+            .await?;
+        let by_phone = self
+            .contacts_by_keys(&by_key("phone"), &phones, |_, c| c.phone.clone())
+            .await?;
+        let former: Vec<(i64, &str)> = bsuids
+            .iter()
+            .filter(|(ws, b)| !current.contains_key(&(*ws, (*b).to_owned())))
+            .copied()
+            .collect();
+        let alias_head = format!(
+            "SELECT {CONTACT_COLUMNS}, CAST(1 AS BIGINT) AS via_alias, a.bsuid AS alias \
+             FROM contact_aliases a JOIN contacts k ON k.id = a.contact_id \
+             WHERE (a.workspace_id, a.bsuid) IN (VALUES "
+        );
+        let by_alias = self
+            .contacts_by_keys(&alias_head, &former, |row, _| {
+                row.opt_str("alias").ok().flatten()
+            })
+            .await?;
         // Each customer's answer, exactly as `candidates` would compute it.
         let mut pairs: Vec<(PhoneNumberId, ContactId)> = Vec::new();
         for (info, c) in &wanted {
             let ws = info.workspace.get();
             let bsuid = c.key.bsuid().map(|b| b.as_str());
             let phone = c.key.phone().map(|p| p.digits());
-            let in_ws = || rows.iter().filter(|(w, _, _)| *w == ws);
-            let by_bsuid = bsuid.and_then(|b| {
-                in_ws()
-                    .find(|(_, r, _)| !r.via_alias && r.bsuid.as_deref() == Some(b))
-                    .or_else(|| {
-                        in_ws().find(|(_, r, alias)| r.via_alias && alias.as_deref() == Some(b))
-                    })
-                    .map(|(_, r, _)| r.clone())
-            });
-            let by_phone = phone.and_then(|p| {
-                in_ws()
-                    .find(|(_, r, _)| !r.via_alias && r.phone.as_deref() == Some(p))
-                    .map(|(_, r, _)| r.clone())
-            });
+            let found = |map: &HashMap<(i64, String), ContactRow>, key: Option<&str>| {
+                key.and_then(|k| map.get(&(ws, k.to_owned())).cloned())
+            };
+            let by_bsuid = found(&current, bsuid).or_else(|| found(&by_alias, bsuid));
+            let by_phone = found(&by_phone, phone);
             for r in by_bsuid.iter().chain(&by_phone) {
                 pairs.push((info.id.clone(), r.id));
             }
@@ -346,6 +329,34 @@ impl Applier<'_, '_> {
             );
         }
         self.prefetch_conversations(&pairs).await
+    }
+
+    /// The contacts a key names, by (workspace, key): `head` selects the columns
+    /// [`ContactRow::from_row`] reads and ends in `IN (VALUES `; `key_of` says which key a
+    /// returned row was found by. The first row of a key wins, as in [`Applier::candidates`].
+    async fn contacts_by_keys(
+        &mut self,
+        head: &str,
+        keys: &[(i64, &str)],
+        key_of: impl Fn(&crate::db::Row, &ContactRow) -> Option<String>,
+    ) -> Result<HashMap<(i64, String), ContactRow>> {
+        let mut found = HashMap::new();
+        for (start, len) in row_runs(keys.len(), RUN) {
+            let sql = format!("{head}{})", values_list(self.conn.dialect(), len, 2));
+            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * 2);
+            for (ws, k) in &keys[start..start + len] {
+                binds.push(Arg::Int(Some(*ws)));
+                binds.push(Arg::Text(Some(k)));
+            }
+            for row in self.conn.all(&sql, &binds).await? {
+                let ws = row.i64("workspace_id")?;
+                let contact = ContactRow::from_row(&row)?;
+                if let Some(key) = key_of(&row, &contact) {
+                    found.entry((ws, key)).or_insert(contact);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Caches the conversations of (number, contact) pairs that have one.
@@ -372,6 +383,11 @@ impl Applier<'_, '_> {
                 let contact = ContactId::new(row.i64("contact_id")?);
                 self.conversations
                     .insert((number, contact), ConversationId::new(row.i64("id")?));
+            }
+            for pair in &pairs[start..start + len] {
+                if !self.conversations.contains_key(*pair) {
+                    self.no_conversation.insert((*pair).clone());
+                }
             }
         }
         Ok(())
