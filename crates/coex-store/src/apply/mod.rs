@@ -91,7 +91,6 @@ pub(crate) async fn run(
     a.received_at = now;
     a.archive = None;
     a.apply_deferred_statuses().await?;
-
     if a.pending_patches {
         a.replay_all_pending_patches().await?;
     }

@@ -285,10 +285,10 @@ impl Applier<'_, '_> {
             )
         };
         let current = self
-            .contacts_by_keys(&by_key("bsuid"), &bsuids, |_, c| c.bsuid.clone())
+            .contacts_by_keys(&by_key("bsuid"), &bsuids, |_, c| Ok(c.bsuid.clone()))
             .await?;
         let by_phone = self
-            .contacts_by_keys(&by_key("phone"), &phones, |_, c| c.phone.clone())
+            .contacts_by_keys(&by_key("phone"), &phones, |_, c| Ok(c.phone.clone()))
             .await?;
         let former: Vec<(i64, &str)> = bsuids
             .iter()
@@ -301,9 +301,7 @@ impl Applier<'_, '_> {
              WHERE (a.workspace_id, a.bsuid) IN (VALUES "
         );
         let by_alias = self
-            .contacts_by_keys(&alias_head, &former, |row, _| {
-                row.opt_str("alias").ok().flatten()
-            })
+            .contacts_by_keys(&alias_head, &former, |row, _| row.opt_str("alias"))
             .await?;
         // Each customer's answer, exactly as `candidates` would compute it.
         let mut pairs: Vec<(PhoneNumberId, ContactId)> = Vec::new();
@@ -338,7 +336,7 @@ impl Applier<'_, '_> {
         &mut self,
         head: &str,
         keys: &[(i64, &str)],
-        key_of: impl Fn(&crate::db::Row, &ContactRow) -> Option<String>,
+        key_of: impl Fn(&crate::db::Row, &ContactRow) -> Result<Option<String>>,
     ) -> Result<HashMap<(i64, String), ContactRow>> {
         let mut found = HashMap::new();
         for (start, len) in row_runs(keys.len(), RUN) {
@@ -351,7 +349,7 @@ impl Applier<'_, '_> {
             for row in self.conn.all(&sql, &binds).await? {
                 let ws = row.i64("workspace_id")?;
                 let contact = ContactRow::from_row(&row)?;
-                if let Some(key) = key_of(&row, &contact) {
+                if let Some(key) = key_of(&row, &contact)? {
                     found.entry((ws, key)).or_insert(contact);
                 }
             }
