@@ -141,11 +141,7 @@ async fn main() {
             };
             items.push(IngestItem {
                 received_at: ts,
-                archive: ArchiveInput::New(RawWebhook {
-                    body: body.clone(),
-                    signature_ok: true,
-                    received_at: ts,
-                }),
+                archive: ArchiveInput::New(RawWebhook::identity(body.clone(), true, ts)),
                 events: vec![ev],
             });
         }

@@ -14,6 +14,7 @@
 //! `SqlStore` (or be generic over `S: Store`) rather than a `dyn Store`.
 
 mod apply;
+pub mod archive_body;
 mod checkpoint;
 mod db;
 mod error;

@@ -37,6 +37,11 @@ const SQLITE: Embedded = &[
         "traffic_index",
         include_str!("../migrations/sqlite/0004_traffic_index.sql"),
     ),
+    (
+        5,
+        "archive_encoding",
+        include_str!("../migrations/sqlite/0005_archive_encoding.sql"),
+    ),
 ];
 
 /// `migrations/postgres/<version>_<description>.sql`, in order.
@@ -60,6 +65,11 @@ const POSTGRES: Embedded = &[
         4,
         "traffic_index",
         include_str!("../migrations/postgres/0004_traffic_index.sql"),
+    ),
+    (
+        5,
+        "archive_encoding",
+        include_str!("../migrations/postgres/0005_archive_encoding.sql"),
     ),
 ];
 

@@ -13,7 +13,7 @@ use coex_core::{Bsuid, PhoneNumberId, Wamid};
 
 use crate::apply::{media_from, pricing_from};
 use crate::db::{Conn, Row, args};
-use crate::{ArchivedWebhook, ChangeErrorRecord, Result, StoreError};
+use crate::{ArchivedWebhook, ChangeErrorRecord, Result, StoreError, archive_body};
 
 pub(crate) fn workspace_from(r: &Row) -> Result<Workspace> {
     Ok(Workspace {
@@ -165,7 +165,7 @@ fn archive_from(r: &Row) -> Result<ArchivedWebhook> {
         id: ArchiveId::new(r.i64("id")?),
         received_at: r.ts("received_at")?,
         signature_ok: r.bool("signature_ok")?,
-        body: r.get("body")?,
+        body: archive_body::unpack(r.get("body")?, r.parse("body_encoding")?)?,
         processed_at: r.opt_ts("processed_at")?,
     })
 }
@@ -578,7 +578,7 @@ pub(crate) async fn pending_archives(
 ) -> Result<Vec<ArchivedWebhook>> {
     let rows = c
         .all(
-            "SELECT id, received_at, signature_ok, body, processed_at FROM webhook_archive \
+            "SELECT id, received_at, signature_ok, body, body_encoding, processed_at FROM webhook_archive \
              WHERE processed_at IS NULL AND signature_ok AND id > $1 ORDER BY id LIMIT $2",
             args![
                 after.map_or(0, ArchiveId::get),
@@ -592,7 +592,7 @@ pub(crate) async fn pending_archives(
 pub(crate) async fn get_archive(c: &mut Conn<'_>, id: ArchiveId) -> Result<ArchivedWebhook> {
     let row = c
         .opt(
-            "SELECT id, received_at, signature_ok, body, processed_at FROM webhook_archive WHERE id = $1",
+            "SELECT id, received_at, signature_ok, body, body_encoding, processed_at FROM webhook_archive WHERE id = $1",
             args![id],
         )
         .await?

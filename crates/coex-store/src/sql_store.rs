@@ -349,9 +349,14 @@ impl Store for SqlStore {
         in_tx!(self, |c| async {
             let row = c
                 .one(
-                    "INSERT INTO webhook_archive (received_at, signature_ok, body, processed_at) \
-                     VALUES ($1, $2, $3, NULL) RETURNING id",
-                    args![raw.received_at, raw.signature_ok, raw.body.as_slice()],
+                    "INSERT INTO webhook_archive (received_at, signature_ok, body, body_encoding, processed_at) \
+                     VALUES ($1, $2, $3, $4, NULL) RETURNING id",
+                    args![
+                        raw.received_at,
+                        raw.signature_ok,
+                        raw.body.as_slice(),
+                        raw.encoding.as_str()
+                    ],
                 )
                 .await?;
             Ok(ArchiveId::new(row.i64("id")?))

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AccountEventKind, ArchiveId, CustomerKey, CustomerRef, Direction, MessageContent,
-    MessageStatus, MetaError, Origin, Pricing, Timestamp,
+    MessageStatus, MetaError, Origin, Pricing, Timestamp, named_enum,
 };
 use crate::{Bsuid, PhoneNumber, PhoneNumberId, WabaId, Wamid};
 
@@ -45,20 +45,44 @@ impl fmt::Debug for RawJson {
     }
 }
 
-/// A webhook body exactly as it arrived, kept for replay.
+named_enum! {
+    /// How an archived body's bytes are kept: as they arrived, or LZ4-compressed (the block
+    /// format with the original length prepended as a little-endian u32).
+    pub enum BodyEncoding as "body encoding" {
+        Identity = "identity",
+        Lz4 = "lz4",
+    }
+}
+
+/// A webhook body as it is archived, kept for replay.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawWebhook {
+    /// The bytes to store, in `encoding`; readers of the archive get the body as it arrived.
     pub body: Vec<u8>,
+    pub encoding: BodyEncoding,
     /// Whether `X-Hub-Signature-256` verified. Unverified bodies are kept for forensics only
     /// and are never replayed.
     pub signature_ok: bool,
     pub received_at: Timestamp,
 }
 
+impl RawWebhook {
+    /// A body kept exactly as it arrived.
+    pub fn identity(body: impl Into<Vec<u8>>, signature_ok: bool, received_at: Timestamp) -> Self {
+        Self {
+            body: body.into(),
+            encoding: BodyEncoding::Identity,
+            signature_ok,
+            received_at,
+        }
+    }
+}
+
 impl fmt::Debug for RawWebhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawWebhook")
             .field("body_len", &self.body.len())
+            .field("encoding", &self.encoding)
             .field("signature_ok", &self.signature_ok)
             .field("received_at", &self.received_at)
             .finish()

@@ -20,9 +20,9 @@ mod time;
 pub use contact::{Contact, CustomerKey, CustomerRef};
 pub use event::{EventKind, StoredEvent};
 pub use ingest::{
-    AccountEvent, ArchiveInput, Author, ChangeError, ContactRemoval, ContactSync, EchoMessage,
-    HistoryChunk, HistoryDeclined, HistoryMedia, HistoryMessage, InboundMessage, Ingest,
-    IngestBatch, IngestItem, MessageEdit, MessageRevoke, RawJson, RawWebhook, SentMessage,
+    AccountEvent, ArchiveInput, Author, BodyEncoding, ChangeError, ContactRemoval, ContactSync,
+    EchoMessage, HistoryChunk, HistoryDeclined, HistoryMedia, HistoryMessage, InboundMessage,
+    Ingest, IngestBatch, IngestItem, MessageEdit, MessageRevoke, RawJson, RawWebhook, SentMessage,
     StatusUpdate, UserIdChange,
 };
 pub use keys::{

@@ -27,7 +27,7 @@ use coex_core::model::{
     ArchiveInput, ChangeError, Ingest, IngestBatch, IngestItem, RawJson, RawWebhook, Timestamp,
 };
 use coex_meta::webhook::{ParseError, parse_notification};
-use coex_store::{BatchSummary, SqlStore, Store, StoreError};
+use coex_store::{BatchSummary, SqlStore, Store, StoreError, archive_body};
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -121,6 +121,27 @@ impl std::fmt::Debug for Ingestor {
     }
 }
 
+/// Bodies from this size on are compressed on a blocking thread rather than the request's.
+const PACK_INLINE_BELOW: usize = 64 * 1024;
+
+/// Packs a verified body for the archive before it joins the commit queue, so the single
+/// writer only copies bytes. A large one (a history chunk of up to 3 MB takes a few ms) is
+/// packed on a blocking thread so it does not stall the other requests on this worker.
+async fn pack(body: Bytes, received_at: Timestamp) -> Result<RawWebhook, IngestError> {
+    if body.len() < PACK_INLINE_BELOW {
+        return Ok(archive_body::pack(&body, true, received_at));
+    }
+    tokio::task::spawn_blocking(move || archive_body::pack(&body, true, received_at))
+        .await
+        .map_err(|e| {
+            if e.is_cancelled() {
+                IngestError::ShuttingDown
+            } else {
+                IngestError::Store(format!("packing the body for the archive failed: {e}"))
+            }
+        })
+}
+
 impl Ingestor {
     /// Starts the commit writers. The fan-out worker is started separately
     /// ([`fanout::run`]) so that its lifetime follows the server's shutdown signal.
@@ -162,11 +183,7 @@ impl Ingestor {
             // than taking the single SQLite writer for a transaction of its own).
             let item = IngestItem {
                 received_at,
-                archive: ArchiveInput::Deferred(RawWebhook {
-                    body: body.to_vec(),
-                    signature_ok: true,
-                    received_at,
-                }),
+                archive: ArchiveInput::Deferred(pack(body, received_at).await?),
                 events: Vec::new(),
             };
             let id = self.submit(item).await?;
@@ -184,11 +201,7 @@ impl Ingestor {
         let count = events.len();
         let item = IngestItem {
             received_at,
-            archive: ArchiveInput::New(RawWebhook {
-                body: body.to_vec(),
-                signature_ok: true,
-                received_at,
-            }),
+            archive: ArchiveInput::New(pack(body, received_at).await?),
             events,
         };
         let archive = self.submit(item).await?;

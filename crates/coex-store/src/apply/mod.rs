@@ -241,15 +241,16 @@ impl<'a, 'c> Applier<'a, 'c> {
         for (start, len) in row_runs(fresh.len(), 64) {
             let rows = &fresh[start..start + len];
             let sql = format!(
-                "INSERT INTO webhook_archive (received_at, signature_ok, body, processed_at) VALUES {} \
-                 RETURNING id",
-                values_list(self.conn.dialect(), len, 4)
+                "INSERT INTO webhook_archive (received_at, signature_ok, body, body_encoding, processed_at) \
+                 VALUES {} RETURNING id",
+                values_list(self.conn.dialect(), len, 5)
             );
-            let mut binds = Vec::with_capacity(len * 4);
+            let mut binds = Vec::with_capacity(len * 5);
             for (_, raw, processed) in rows {
                 binds.push(raw.received_at.to_arg());
                 binds.push(raw.signature_ok.to_arg());
                 binds.push(raw.body.as_slice().to_arg());
+                binds.push(raw.encoding.as_str().to_arg());
                 // A deferred body stays pending until the background applies it.
                 binds.push(Arg::Int(processed.then_some(self.now.as_millis())));
             }

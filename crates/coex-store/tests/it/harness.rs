@@ -217,9 +217,5 @@ pub fn batch(events: Vec<Ingest>) -> IngestBatch {
 
 /// A raw body for archive tests.
 pub fn raw(body: &str) -> RawWebhook {
-    RawWebhook {
-        body: body.as_bytes().to_vec(),
-        signature_ok: true,
-        received_at: Timestamp::from_secs(NOW_SECS),
-    }
+    RawWebhook::identity(body, true, Timestamp::from_secs(NOW_SECS))
 }
