@@ -13,6 +13,7 @@
 //! calls can run inside spawned tasks. It is not object-safe (`impl Future` returns): hold an
 //! `SqlStore` (or be generic over `S: Store`) rather than a `dyn Store`.
 
+mod analyze;
 mod apply;
 pub mod archive_body;
 mod checkpoint;

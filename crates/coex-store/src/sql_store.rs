@@ -24,12 +24,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::checkpoint;
 use crate::db::{Pooled, Tx, args};
 use crate::{
     ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, apply, migrate,
     read, setup,
 };
+use crate::{analyze, checkpoint};
 
 /// Where the store takes "now" from (created/processed times). Tests pass a fixed clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -85,8 +85,8 @@ pub struct SqlStore {
     pools: Pools,
     clock: Clock,
     max_retries: u32,
-    /// Held by every handle; background tasks of the store (the SQLite checkpointer) stop
-    /// when the last one is dropped.
+    /// Held by every handle; background tasks of the store (the SQLite checkpointer, the
+    /// PostgreSQL analyzer) stop when the last one is dropped.
     _alive: Arc<()>,
 }
 
@@ -128,7 +128,7 @@ impl SqlStore {
         let pools = if url.starts_with("sqlite:") {
             Self::open_sqlite(url, &opts, Arc::downgrade(&alive)).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::open_postgres(url, &opts).await?
+            Self::open_postgres(url, &opts, Arc::downgrade(&alive)).await?
         } else {
             return Err(StoreError::Config(format!(
                 "database URL must start with sqlite: or postgres:// (got {:?})",
@@ -186,7 +186,7 @@ impl SqlStore {
         Ok(Pools::Sqlite { write, read })
     }
 
-    async fn open_postgres(url: &str, opts: &StoreOptions) -> Result<Pools> {
+    async fn open_postgres(url: &str, opts: &StoreOptions, alive: Weak<()>) -> Result<Pools> {
         let options = PgConnectOptions::from_str(url)?.statement_cache_capacity(STATEMENT_CACHE);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
@@ -195,6 +195,7 @@ impl SqlStore {
             .await?;
         // The migrator takes an advisory lock: processes starting together migrate once.
         migrate::postgres().await?.run(&pool).await?;
+        analyze::spawn(pool.clone(), alive);
         Ok(Pools::Postgres(pool))
     }
 
