@@ -32,20 +32,13 @@ const MIN_CHANGES: i64 = 500;
 /// Starts the analyzer for the database behind `pool`; it stops once `alive` has no strong
 /// reference left.
 pub(crate) fn spawn(pool: PgPool, alive: Weak<()>) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(EVERY).await;
-            if alive.strong_count() == 0 || pool.is_closed() {
-                return;
-            }
-            if let Err(e) = analyze_grown(&pool).await {
-                if pool.is_closed() {
-                    return;
-                }
-                tracing::warn!(error = %e, "PostgreSQL ANALYZE failed; will retry");
-            }
-        }
-    });
+    crate::periodic::spawn(
+        "PostgreSQL ANALYZE",
+        EVERY,
+        pool,
+        alive,
+        |pool| async move { analyze_grown(&pool).await.map(|_| ()) },
+    );
 }
 
 /// Analyzes the tables of the store's schema that grew enough; returns their names.

@@ -31,19 +31,8 @@ const WAL_LIMIT_PAGES: i64 = 262_144;
 /// Starts the checkpointer for the database behind `read`; it stops once `alive` has no
 /// strong reference left.
 pub(crate) fn spawn(read: SqlitePool, alive: Weak<()>) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(EVERY).await;
-            if alive.strong_count() == 0 || read.is_closed() {
-                return;
-            }
-            if let Err(e) = checkpoint(&read).await {
-                if read.is_closed() {
-                    return;
-                }
-                tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
-            }
-        }
+    crate::periodic::spawn("SQLite checkpoint", EVERY, read, alive, |read| async move {
+        checkpoint(&read).await
     });
 }
 

@@ -20,6 +20,7 @@ mod checkpoint;
 mod db;
 mod error;
 mod migrate;
+mod periodic;
 mod read;
 pub mod send;
 mod setup;

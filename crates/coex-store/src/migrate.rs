@@ -112,9 +112,12 @@ mod tests {
     use super::*;
 
     fn on_disk(dialect: &str) -> Vec<(i64, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(dialect);
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("migrations")
+        .join(dialect);
         let mut found: Vec<(i64, String)> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

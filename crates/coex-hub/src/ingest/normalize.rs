@@ -615,9 +615,12 @@ mod tests {
     use coex_meta::webhook::parse_notification;
 
     fn fixture(name: &str) -> Vec<Ingest> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../coex-meta/tests/fixtures/webhooks")
-            .join(name);
+        let path = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../coex-meta/tests/fixtures/webhooks")
+        .join(name);
         let body = std::fs::read(&path).unwrap();
         normalize(
             &parse_notification(&body).unwrap(),
@@ -764,8 +767,11 @@ mod tests {
 
     #[test]
     fn every_fixture_normalizes_without_panicking() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../coex-meta/tests/fixtures/webhooks");
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../coex-meta/tests/fixtures/webhooks");
         for entry in std::fs::read_dir(dir).unwrap() {
             let body = std::fs::read(entry.unwrap().path()).unwrap();
             if let Ok(n) = parse_notification(&body) {

@@ -5,8 +5,15 @@ use std::path::PathBuf;
 use coex_meta::webhook::{ChangeValue, Notification, parse_notification};
 
 /// The directory holding the webhook fixtures.
+///
+/// Read from the environment cargo and nextest give the test process, not only at compile
+/// time: clones sharing one target directory reuse each other's test binaries, and a path
+/// baked in by another (since deleted) clone would find no fixtures.
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhooks")
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/fixtures/webhooks")
 }
 
 /// Every fixture as (file name, raw bytes), sorted by name.

@@ -25,7 +25,9 @@ pub fn coex(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 pub fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../coex-meta/tests/fixtures/webhooks")
-        .join(name)
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../coex-meta/tests/fixtures/webhooks")
+    .join(name)
 }
