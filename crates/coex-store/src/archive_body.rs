@@ -20,15 +20,12 @@ const MAX_UNPACKED_LEN: usize = 64 * 1024 * 1024;
 
 /// A webhook body ready for the archive: compressed when that saves at least an eighth.
 pub fn pack(body: &[u8], signature_ok: bool, received_at: Timestamp) -> RawWebhook {
-    let (body, encoding) = if body.len() >= MIN_PACKED_LEN {
-        let packed = lz4_flex::block::compress_prepend_size(body);
-        if packed.len() <= body.len() - body.len() / 8 {
-            (packed, BodyEncoding::Lz4)
-        } else {
-            (body.to_vec(), BodyEncoding::Identity)
-        }
-    } else {
-        (body.to_vec(), BodyEncoding::Identity)
+    let packed = (body.len() >= MIN_PACKED_LEN)
+        .then(|| lz4_flex::block::compress_prepend_size(body))
+        .filter(|packed| packed.len() <= body.len() - body.len() / 8);
+    let (body, encoding) = match packed {
+        Some(packed) => (packed, BodyEncoding::Lz4),
+        None => (body.to_vec(), BodyEncoding::Identity),
     };
     RawWebhook {
         body,

@@ -26,10 +26,9 @@ use sqlx::sqlite::{
 
 use crate::db::{Pooled, Tx, args};
 use crate::{
-    ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, apply, migrate,
-    read, setup,
+    ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, analyze, apply,
+    checkpoint, migrate, read, setup,
 };
-use crate::{analyze, checkpoint};
 
 /// Where the store takes "now" from (created/processed times). Tests pass a fixed clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;

@@ -614,13 +614,18 @@ mod tests {
     use super::*;
     use coex_meta::webhook::parse_notification;
 
-    fn fixture(name: &str) -> Vec<Ingest> {
-        let path = std::path::PathBuf::from(
+    /// coex-meta's webhook fixtures, found through the run-time `CARGO_MANIFEST_DIR` (a test
+    /// binary reused from another clone of a shared target directory must not look there).
+    fn fixtures_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from(
             std::env::var_os("CARGO_MANIFEST_DIR")
                 .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
         )
         .join("../coex-meta/tests/fixtures/webhooks")
-        .join(name);
+    }
+
+    fn fixture(name: &str) -> Vec<Ingest> {
+        let path = fixtures_dir().join(name);
         let body = std::fs::read(&path).unwrap();
         normalize(
             &parse_notification(&body).unwrap(),
@@ -767,11 +772,7 @@ mod tests {
 
     #[test]
     fn every_fixture_normalizes_without_panicking() {
-        let dir = std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-        )
-        .join("../coex-meta/tests/fixtures/webhooks");
+        let dir = fixtures_dir();
         for entry in std::fs::read_dir(dir).unwrap() {
             let body = std::fs::read(entry.unwrap().path()).unwrap();
             if let Ok(n) = parse_notification(&body) {
