@@ -20,6 +20,11 @@ use crate::world::{AttemptJob, World};
 /// Most tasks one drain runs before yielding (a guard against a runaway feedback loop).
 const MAX_TASKS_PER_DRAIN: usize = 1_000_000;
 
+/// Timers run in one hold of the world's lock. Busy numbers make thousands of statuses due
+/// every second, and a drain that fell behind (the machine was busy) ran all of them in one
+/// hold: every Graph request waited meanwhile, then went through in a bunch.
+const TASKS_PER_HOLD: usize = 256;
+
 /// Shared by the Graph API, the control API and the driver.
 #[derive(Debug)]
 pub struct Engine {
@@ -60,7 +65,12 @@ impl Engine {
 
     /// Runs `f` on the world at virtual "now" and wakes the driver if it scheduled anything.
     pub async fn mutate<R>(&self, f: impl FnOnce(&mut World, SimTime) -> R) -> R {
-        let now = self.clock.now();
+        self.mutate_at(self.clock.now(), f).await
+    }
+
+    /// [`Engine::mutate`] at `now`, an instant taken earlier: when a request arrived, so the
+    /// time it waited for the world does not move it (see `graph_api::log::Arrival`).
+    pub async fn mutate_at<R>(&self, now: SimTime, f: impl FnOnce(&mut World, SimTime) -> R) -> R {
         let (out, woke) = {
             let mut w = self.world.lock().await;
             let out = f(&mut w, now);
@@ -80,29 +90,43 @@ impl Engine {
         let mut ran = 0usize;
         loop {
             let now = self.clock.now();
-            let (jobs, timeout) = {
+            let (jobs, timeout, held_full) = {
                 let mut w = self.world.lock().await;
                 w.woke = false;
                 let mut jobs: Vec<AttemptJob> = Vec::new();
                 // Stop at the first attempt's instant, so webhooks leave in the order of the
                 // events that caused them (a `sent` before its `delivered`).
                 let mut barrier: Option<SimTime> = None;
+                let mut in_this_hold = 0usize;
                 while let Some(due) = w.sched.next_due() {
                     if due > now || barrier.is_some_and(|b| due > b) || ran >= MAX_TASKS_PER_DRAIN {
+                        break;
+                    }
+                    if in_this_hold == TASKS_PER_HOLD {
                         break;
                     }
                     let Some((at, task)) = w.sched.pop_due(now) else {
                         break;
                     };
                     ran += 1;
+                    in_this_hold += 1;
                     if let Some(job) = w.run_task(at, task) {
                         barrier.get_or_insert(at);
                         jobs.push(job);
                     }
                 }
-                (jobs, w.settings.attempt_timeout)
+                (
+                    jobs,
+                    w.settings.attempt_timeout,
+                    in_this_hold == TASKS_PER_HOLD,
+                )
             };
             if jobs.is_empty() {
+                if held_full {
+                    // Let the requests waiting for the world in (see `TASKS_PER_HOLD`).
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 break;
             }
             let outcomes = join_all(

@@ -24,6 +24,7 @@ use sqlx::{Postgres, Row as _, Sqlite};
 
 use crate::StoreError;
 use crate::error::MAX_ID_BYTES;
+use crate::writer_gate::BulkTurn;
 
 /// Which SQL dialect a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,21 +315,22 @@ impl Conn<'_> {
 
 /// A transaction of either backend; dropped without [`Tx::commit`] it rolls back.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// With a group commit's turn at the writer, held until the transaction ends.
+    Sqlite(sqlx::Transaction<'static, Sqlite>, Option<BulkTurn>),
     Pg(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
-            Self::Sqlite(t) => Conn::Sqlite(t),
+            Self::Sqlite(t, _) => Conn::Sqlite(t),
             Self::Pg(t) => Conn::Pg(t),
         }
     }
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t) => t.commit().await?,
+            Self::Sqlite(t, _turn) => t.commit().await?,
             Self::Pg(t) => t.commit().await?,
         }
         Ok(())

@@ -25,6 +25,7 @@ mod read;
 pub mod send;
 mod setup;
 mod sql_store;
+mod writer_gate;
 
 use std::future::Future;
 

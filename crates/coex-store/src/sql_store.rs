@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 };
 
 use crate::db::{Pooled, Tx, args};
+use crate::writer_gate::{WriteKind, WriterGate};
 use crate::{
     ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, analyze, apply,
     checkpoint, migrate, read, setup,
@@ -74,7 +75,11 @@ const WRITER_CACHE_KIB: &str = "-32768";
 
 #[derive(Clone)]
 enum Pools {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+        gate: Arc<WriterGate>,
+    },
     Postgres(PgPool),
 }
 
@@ -182,7 +187,11 @@ impl SqlStore {
             checkpoint::spawn(read.clone(), alive);
             read
         };
-        Ok(Pools::Sqlite { write, read })
+        Ok(Pools::Sqlite {
+            write,
+            read,
+            gate: Arc::default(),
+        })
     }
 
     async fn open_postgres(url: &str, opts: &StoreOptions, alive: Weak<()>) -> Result<Pools> {
@@ -215,7 +224,7 @@ impl SqlStore {
     /// Closes the pools, waiting for checked-out connections to return.
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { write, read } => {
+            Pools::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }
@@ -231,9 +240,20 @@ impl SqlStore {
         self.max_retries
     }
 
-    pub(crate) async fn begin(&self) -> Result<Tx> {
+    /// Starts a write transaction; on SQLite, `kind` says where it queues for the writer
+    /// (see [`crate::writer_gate`]).
+    pub(crate) async fn begin(&self, kind: WriteKind) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { write, gate, .. } => match kind {
+                WriteKind::Interactive => {
+                    let _waiting = gate.interactive();
+                    Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, None)
+                }
+                WriteKind::Bulk => {
+                    let turn = gate.bulk().await;
+                    Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                }
+            },
             Pools::Postgres(p) => Tx::Pg(p.begin().await?),
         })
     }
@@ -247,12 +267,17 @@ impl SqlStore {
 }
 
 /// Runs `$body` with `$conn` bound to a fresh transaction's connection and commits; re-runs
-/// the whole transaction on retryable errors (the bodies are idempotent).
+/// the whole transaction on retryable errors (the bodies are idempotent). `in_tx!` is for
+/// short transactions someone waits on; `in_bulk_tx!` for group commits, which let those go
+/// first on SQLite's writer (see [`crate::writer_gate`]).
 macro_rules! in_tx {
-    ($self:ident, |$conn:ident| $body:expr) => {{
+    ($self:ident, |$conn:ident| $body:expr) => {
+        $crate::sql_store::in_tx!(@kind $crate::writer_gate::WriteKind::Interactive, $self, |$conn| $body)
+    };
+    (@kind $kind:expr, $self:ident, |$conn:ident| $body:expr) => {{
         let mut attempt: u32 = 0;
         loop {
-            let mut tx = $self.begin().await?;
+            let mut tx = $self.begin($kind).await?;
             let result = {
                 let mut c = tx.conn();
                 let $conn = &mut c;
@@ -275,6 +300,13 @@ macro_rules! in_tx {
     }};
 }
 
+/// [`in_tx!`] for a group commit.
+macro_rules! in_bulk_tx {
+    ($self:ident, |$conn:ident| $body:expr) => {
+        $crate::sql_store::in_tx!(@kind $crate::writer_gate::WriteKind::Bulk, $self, |$conn| $body)
+    };
+}
+
 /// Runs `$body` on a pooled read connection.
 macro_rules! reading {
     ($self:ident, |$conn:ident| $body:expr) => {{
@@ -286,7 +318,7 @@ macro_rules! reading {
 }
 
 // The send queue (`crate::send`) runs its transactions the same way.
-pub(crate) use {in_tx, reading};
+pub(crate) use {in_bulk_tx, in_tx, reading};
 
 impl Store for SqlStore {
     async fn ensure_workspace(&self, slug: &WorkspaceSlug, name: &str) -> Result<Workspace> {
@@ -365,7 +397,7 @@ impl Store for SqlStore {
 
     async fn apply_batch(&self, batch: &IngestBatch) -> Result<BatchOutcome> {
         let now = self.now();
-        in_tx!(self, |c| apply::run(c, batch, now))
+        in_bulk_tx!(self, |c| apply::run(c, batch, now))
     }
 
     async fn pending_archives(

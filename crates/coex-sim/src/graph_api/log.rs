@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::clock::SimTime;
 use crate::engine::Engine;
 use crate::world::log::RequestRecord;
 
@@ -38,10 +39,17 @@ fn text_of(headers: &HeaderMap, bytes: &[u8]) -> String {
     String::from_utf8_lossy(cut).into_owned()
 }
 
+/// When a Graph request arrived, stamped by [`record`] before anything waits for the world:
+/// the instant Meta's rules judge it by (a send's place in its number's throughput window),
+/// however long the request then queues behind other work of the emulator.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival(pub SimTime);
+
 /// The middleware.
 pub async fn record(State(engine): State<Arc<Engine>>, req: Request, next: Next) -> Response {
     let at = engine.clock.now();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(Arrival(at));
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };

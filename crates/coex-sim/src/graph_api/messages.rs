@@ -5,18 +5,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use coex_meta::graph::{MessagesRequest, SendMessageRequest};
 use serde_json::Value;
 
 use coex_core::PhoneNumberId;
 
+use crate::clock::SimTime;
 use crate::engine::Engine;
 use crate::wire::errors::MetaError;
 
+use super::log::Arrival;
 use super::{GraphError, GraphResult, authorize};
 
 /// Reads a JSON body as Meta would (a malformed one is an invalid parameter).
@@ -26,6 +28,11 @@ pub fn json_body(bytes: &Bytes) -> Result<Value, GraphError> {
             "The request body is not valid JSON: {e}"
         )))
     })
+}
+
+/// When the request arrived: stamped by the request log, else (a router without it) now.
+fn arrived_at(engine: &Engine, arrival: Option<Extension<Arrival>>) -> SimTime {
+    arrival.map_or_else(|| engine.clock.now(), |Extension(Arrival(at))| at)
 }
 
 /// The phone number in the path, if the emulator knows it.
@@ -46,11 +53,13 @@ pub async fn known_number(
 /// `POST /{version}/{phone_number_id}/messages`.
 pub async fn post_messages(
     State(engine): State<Arc<Engine>>,
+    arrival: Option<Extension<Arrival>>,
     Path((version, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> GraphResult {
+    let arrived = arrived_at(&engine, arrival);
     let path = format!("/{version}/{id}/messages");
     let major = authorize(&engine, &version, &headers, &query, &path).await?;
     let number = known_number(&engine, &id, "POST").await?;
@@ -61,7 +70,9 @@ pub async fn post_messages(
         MessagesRequest::MarkRead(r) => engine.mutate(|w, _| w.mark_read(&number, &r)).await,
         MessagesRequest::Send(req) => {
             engine
-                .mutate(|w, now| w.api_send(now, &number, &body, &req, major))
+                .mutate_at(arrived, |w, now| {
+                    w.api_send(now, &number, &body, &req, major)
+                })
                 .await
         }
     };
@@ -72,11 +83,13 @@ pub async fn post_messages(
 /// otherwise a marketing template send.
 pub async fn post_marketing_messages(
     State(engine): State<Arc<Engine>>,
+    arrival: Option<Extension<Arrival>>,
     Path((version, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> GraphResult {
+    let arrived = arrived_at(&engine, arrival);
     let path = format!("/{version}/{id}/marketing_messages");
     let major = authorize(&engine, &version, &headers, &query, &path).await?;
     let number = known_number(&engine, &id, "POST").await?;
@@ -103,7 +116,9 @@ pub async fn post_marketing_messages(
         .into());
     }
     let result = engine
-        .mutate(|w, now| w.api_send(now, &number, &body, &req, major))
+        .mutate_at(arrived, |w, now| {
+            w.api_send(now, &number, &body, &req, major)
+        })
         .await;
     Ok(Json(result?))
 }

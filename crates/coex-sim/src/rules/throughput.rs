@@ -51,8 +51,17 @@ impl Throughput {
         }
     }
 
+    /// `now`, or the latest instant counted when that is later: sends are judged by their
+    /// arrival, and two that arrived a moment apart may reach the world in the other order.
+    /// Counting the later one at the earlier one's instant keeps the window sorted, and errs
+    /// on the side of a fuller window.
+    fn in_order(&self, now: SimTime) -> SimTime {
+        self.recent.back().map_or(now, |last| now.max(*last))
+    }
+
     /// An API send: counted if there is room, refused otherwise.
     pub fn try_send(&mut self, now: SimTime) -> Result<(), ThroughputExceeded> {
+        let now = self.in_order(now);
         self.expire(now);
         if self.recent.len() >= self.mps as usize {
             return Err(ThroughputExceeded);
@@ -63,6 +72,7 @@ impl Throughput {
 
     /// Traffic that is never refused but shares the budget (inbound, app-sent).
     pub fn record(&mut self, now: SimTime) {
+        let now = self.in_order(now);
         self.expire(now);
         self.recent.push_back(now);
     }
@@ -94,6 +104,21 @@ mod tests {
         );
         // One second after the first ones they slide out of the window.
         assert_eq!(tp.try_send(t0 + Duration::from_millis(1_001)), Ok(()));
+    }
+
+    #[test]
+    fn a_send_stamped_before_the_last_one_counted_is_counted_at_its_instant() {
+        let t0 = SimTime::from_unix_secs(1_000);
+        let mut tp = Throughput::new(2);
+        tp.try_send(t0 + Duration::from_millis(900)).unwrap();
+        // Arrived earlier, reached the world later: it may not slip out of the window early.
+        tp.try_send(t0).unwrap();
+        assert_eq!(
+            tp.try_send(t0 + Duration::from_millis(1_500)),
+            Err(ThroughputExceeded),
+            "both still count at 1.5 s"
+        );
+        assert_eq!(tp.try_send(t0 + Duration::from_millis(1_901)), Ok(()));
     }
 
     #[test]

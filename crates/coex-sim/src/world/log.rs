@@ -113,6 +113,15 @@ impl<T> BoundedLog<T> {
         self.items.iter()
     }
 
+    /// Entries kept with an id greater than `id`, oldest first: a reader that polls for what
+    /// is new skips what it has seen without looking at it.
+    pub fn after(&self, id: u64) -> impl Iterator<Item = &T> {
+        let skip = usize::try_from(id.saturating_add(1).saturating_sub(self.first_id))
+            .unwrap_or(usize::MAX)
+            .min(self.items.len());
+        self.items.range(skip..)
+    }
+
     /// Entries still kept.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -126,6 +135,20 @@ impl<T> BoundedLog<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_skips_to_the_first_newer_id() {
+        let mut log = BoundedLog::new(3);
+        for v in 1..=5u64 {
+            assert_eq!(log.push(v, |_| true), v);
+        }
+        // Ids 3..=5 are kept.
+        let after = |id| log.after(id).copied().collect::<Vec<_>>();
+        assert_eq!(after(0), vec![3, 4, 5]);
+        assert_eq!(after(3), vec![4, 5]);
+        assert_eq!(after(5), Vec::<u64>::new());
+        assert_eq!(after(u64::MAX), Vec::<u64>::new());
+    }
 
     #[test]
     fn keeps_ids_stable_and_the_undroppable() {

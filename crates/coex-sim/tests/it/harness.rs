@@ -96,6 +96,8 @@ pub async fn receiver(state: Arc<HookState>) -> String {
 /// A running emulator and its receiver.
 pub struct Env {
     pub info: SimInfo,
+    /// The emulator's engine, for tests that hold its world or move its clock directly.
+    pub engine: Arc<coex_sim::engine::Engine>,
     pub http: reqwest::Client,
     pub hook: Arc<HookState>,
     pub hook_url: String,
@@ -120,12 +122,14 @@ impl Env {
             .options(|o| o.verify_token = Some("vt".into()));
         let sim = f(builder).build(listener).await.unwrap();
         let info = sim.info().clone();
+        let engine = sim.engine();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(sim.serve(async move {
             let _ = stopped.await;
         }));
         Env {
             info,
+            engine,
             http: reqwest::Client::new(),
             hook,
             hook_url,

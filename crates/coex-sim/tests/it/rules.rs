@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Env, START, code};
+use crate::harness::{Env, START, TOKEN, code};
 
 fn text_to(to: &str) -> Value {
     json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": { "body": "hi" } })
@@ -53,6 +53,39 @@ async fn coexistence_numbers_get_20_mps_with_inbound_counted_then_130429() {
     // A second later there is room again.
     env.advance("1s").await;
     assert_eq!(env.send(text_to("+15553009999")).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_send_is_judged_at_its_arrival_not_when_the_emulator_gets_to_it() {
+    let env = Env::start().await;
+    for i in 0..20 {
+        assert_eq!(env.send(text_to(&format!("+1555310{i:04}"))).await.0, 200);
+    }
+    // A 21st send arrives within the same (frozen) second while the emulator is busy (its
+    // world is held); by the time the send gets the world, virtual time has moved on.
+    let busy = env.engine.world().await;
+    let url = format!("{}/v25.0/{}/messages", env.info.graph_url, env.coex());
+    let request = env
+        .http
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(&text_to("+15553109999"))
+        .send();
+    let late = tokio::spawn(request);
+    // Real time for the request to cross loopback and be stamped; virtual time stands still.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    env.engine.clock.advance(std::time::Duration::from_secs(2));
+    drop(busy);
+    let resp = late.await.unwrap().unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        code(&body),
+        130429,
+        "judged in the second it arrived in, which was full: {body}"
+    );
+    // A send arriving now, two seconds later, has room.
+    assert_eq!(env.send(text_to("+15553109998")).await.0, 200);
 }
 
 #[tokio::test]

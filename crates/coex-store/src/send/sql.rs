@@ -19,7 +19,7 @@ use super::{
 };
 use crate::apply::pricing_from;
 use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, row_runs, values_list};
-use crate::sql_store::{in_tx, reading};
+use crate::sql_store::{in_bulk_tx, in_tx, reading};
 use crate::{Result, SqlStore, StoreError, apply, read};
 
 fn recipient_kind(r: &Recipient) -> &'static str {
@@ -1283,7 +1283,7 @@ impl SendStore for SqlStore {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        in_tx!(self, |c| claim_sends_many(c, requests, owner, now))
+        in_bulk_tx!(self, |c| claim_sends_many(c, requests, owner, now))
     }
 
     async fn next_ready_at(&self, number: &PhoneNumberId) -> Result<Option<Timestamp>> {
@@ -1305,7 +1305,7 @@ impl SendStore for SqlStore {
         if results.is_empty() {
             return Ok(FinishSummary::default());
         }
-        in_tx!(self, |c| finish_attempts(c, results, now))
+        in_bulk_tx!(self, |c| finish_attempts(c, results, now))
     }
 
     async fn reconcile_sends(
@@ -1313,7 +1313,7 @@ impl SendStore for SqlStore {
         window: &ReconcileWindow,
         now: Timestamp,
     ) -> Result<ReconcileSummary> {
-        in_tx!(self, |c| reconcile(c, window, now))
+        in_bulk_tx!(self, |c| reconcile(c, window, now))
     }
 
     async fn business_initiated_since(
