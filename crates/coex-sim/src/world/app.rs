@@ -21,7 +21,7 @@ use crate::wire::payloads;
 use crate::world::actions::ActionError;
 use crate::world::customers::{EDIT_WINDOW, REVOKE_WINDOW};
 use crate::world::media::synthetic;
-use crate::world::messages::{MessageRecord, Origin, StatusKind};
+use crate::world::messages::{MessageRecord, Origin, StatusKind, compact};
 use crate::world::model::{AppContact, Backlogged, BusinessApp, CustomerKey, Disconnection};
 use crate::world::{Task, World};
 
@@ -96,7 +96,7 @@ impl World {
                 error: None,
                 read_by_business: false,
                 revoked: false,
-                content: Value::Object(content.clone()),
+                content: compact(&Value::Object(content.clone())),
             },
         );
         self.app_mut(number)?

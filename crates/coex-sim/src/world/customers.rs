@@ -15,7 +15,7 @@ use crate::wire::errors::MetaError;
 use crate::wire::payloads;
 use crate::world::actions::ActionError;
 use crate::world::media::synthetic;
-use crate::world::messages::{MessageRecord, Origin, StatusKind};
+use crate::world::messages::{MessageRecord, Origin, StatusKind, compact};
 use crate::world::model::{Customer, CustomerKey};
 use crate::world::{Task, World};
 
@@ -142,7 +142,7 @@ impl World {
                 error: None,
                 read_by_business: false,
                 revoked: false,
-                content: Value::Object(content.clone()),
+                content: compact(&Value::Object(content.clone())),
             },
         );
         let visible = self.phone_visible(number, customer, now);

@@ -3,6 +3,7 @@
 //! (for edits and revokes).
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use coex_core::{PhoneNumberId, Wamid};
 
@@ -83,6 +84,14 @@ pub struct MessageRecord {
     pub read_by_business: bool,
     /// App messages: revoked from the app.
     pub revoked: bool,
-    /// The message's content as Meta shows it (`{"type": ..., "<type>": {...}}`).
-    pub content: serde_json::Value,
+    /// The message's content as Meta shows it (`{"type": ..., "<type>": {...}}`), kept as
+    /// its JSON text: only the control API reads it back, and a `Value` tree costs a few
+    /// kilobytes of small allocations per message (a long benchmark keeps millions).
+    pub content: Box<RawValue>,
+}
+
+/// `content` as [`MessageRecord::content`] keeps it.
+pub fn compact(content: &serde_json::Value) -> Box<RawValue> {
+    // A `Value` always serializes (its keys are strings); `null` stands in should it not.
+    serde_json::value::to_raw_value(content).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }

@@ -22,7 +22,7 @@ use crate::rules::{features, templates};
 use crate::wire::errors::MetaError;
 use crate::wire::payloads::{self, StatusItem};
 use crate::world::log::FaultDelivery;
-use crate::world::messages::{MessageRecord, Origin, Pricing, StatusKind};
+use crate::world::messages::{MessageRecord, Origin, Pricing, StatusKind, compact};
 use crate::world::model::CustomerKey;
 use crate::world::templates::TemplateCategory;
 use crate::world::{Task, World};
@@ -206,7 +206,7 @@ impl World {
                 error: failure.clone(),
                 read_by_business: false,
                 revoked: false,
-                content: json!({ "type": kind, kind.as_str(): content }),
+                content: compact(&json!({ "type": kind, kind.as_str(): content })),
             },
         );
         let status = if failure.is_some() {
