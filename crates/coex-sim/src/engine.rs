@@ -99,10 +99,11 @@ impl Engine {
                 let mut barrier: Option<SimTime> = None;
                 let mut in_this_hold = 0usize;
                 while let Some(due) = w.sched.next_due() {
-                    if due > now || barrier.is_some_and(|b| due > b) || ran >= MAX_TASKS_PER_DRAIN {
-                        break;
-                    }
-                    if in_this_hold == TASKS_PER_HOLD {
+                    if due > now
+                        || barrier.is_some_and(|b| due > b)
+                        || ran >= MAX_TASKS_PER_DRAIN
+                        || in_this_hold == TASKS_PER_HOLD
+                    {
                         break;
                     }
                     let Some((at, task)) = w.sched.pop_due(now) else {

@@ -96,7 +96,7 @@ impl World {
                 error: None,
                 read_by_business: false,
                 revoked: false,
-                content: compact(&Value::Object(content.clone())),
+                content: compact(&content),
             },
         );
         self.app_mut(number)?

@@ -142,7 +142,7 @@ impl World {
                 error: None,
                 read_by_business: false,
                 revoked: false,
-                content: compact(&Value::Object(content.clone())),
+                content: compact(content),
             },
         );
         let visible = self.phone_visible(number, customer, now);

@@ -90,8 +90,8 @@ pub struct MessageRecord {
     pub content: Box<RawValue>,
 }
 
-/// `content` as [`MessageRecord::content`] keeps it.
-pub fn compact(content: &serde_json::Value) -> Box<RawValue> {
-    // A `Value` always serializes (its keys are strings); `null` stands in should it not.
+/// `content` (a `Value` or a JSON object's map) as [`MessageRecord::content`] keeps it.
+pub fn compact<T: Serialize + ?Sized>(content: &T) -> Box<RawValue> {
+    // JSON values always serialize (their keys are strings); `null` stands in should one not.
     serde_json::value::to_raw_value(content).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
