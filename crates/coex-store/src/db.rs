@@ -460,8 +460,8 @@ pub(crate) fn row_runs(n: usize, max: usize) -> Vec<(usize, usize)> {
 
 /// The `VALUES` list of a multi-row statement: `($1, $2), ($3, $4)` on PostgreSQL, and
 /// `(?, ?), (?, ?)` on SQLite, where numbered parameters cost a linear name lookup each when
-/// bound (quadratic for a statement with hundreds of them). Such statements must use no other
-/// parameters.
+/// bound (quadratic for a statement with hundreds of them). Such a statement's other
+/// parameters are written with [`param`].
 pub(crate) fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String {
     let mut sql = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
@@ -484,6 +484,17 @@ pub(crate) fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String 
         sql.push(')');
     }
     sql
+}
+
+/// The placeholder of parameter `n` (1-based) in a statement that also has a [`values_list`]:
+/// `$n` on PostgreSQL and `?` on SQLite, whose `?` takes the next number in the text's order.
+/// So each parameter appears once in the text, numbered in the order of appearance, and is
+/// bound in that order.
+pub(crate) fn param(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => "?".to_owned(),
+        Dialect::Postgres => format!("${n}"),
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::{
     SendState, SendStore, recipient_text,
 };
 use crate::apply::pricing_from;
-use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, row_runs, values_list};
+use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, param, row_runs, values_list};
 use crate::sql_store::{in_bulk_tx, in_tx, reading};
 use crate::{Result, SqlStore, StoreError, apply, read};
 
@@ -506,9 +506,13 @@ async fn claim_sends_many(
     // When the next send of a lane that found nothing is due.
     for (start, len) in row_runs(empty.len(), 256) {
         let run = &empty[start..start + len];
+        // Why a scalar subquery per lane: it reads one entry of `sends_ready` (the lane's
+        // earliest); SQLite planned the `IN (…) GROUP BY` form over `sends_by_number_time`,
+        // every send the number ever made.
         let sql = format!(
-            "SELECT number_id, MIN(not_before) AS next FROM sends \
-             WHERE number_id IN (VALUES {}) AND state = 'queued' GROUP BY number_id",
+            "WITH v(n) AS (VALUES {}) SELECT v.n AS number_id, \
+               (SELECT MIN(not_before) FROM sends WHERE number_id = v.n AND state = 'queued') AS next \
+             FROM v",
             values_list(c.dialect(), len, 1)
         );
         let binds: Vec<Arg<'_>> = run.iter().map(|&i| requests[i].number.to_arg()).collect();
@@ -564,38 +568,50 @@ async fn claim_run(
     owner: &LaneOwner,
     now: Timestamp,
 ) -> Result<Vec<Row>> {
-    const COLS: usize = 3;
+    let d = c.dialect();
+    let n = run.len();
     // The limit is written into the statement: SQLite's LIMIT cannot name a column of the
     // outer query. It is this process's own claim size, never outside input.
-    // PostgreSQL picks each lane's rows in a LATERAL subquery, locked with SKIP LOCKED;
-    // SQLite (one writer) in a correlated subquery. Both run the subquery once per lane.
-    let picked = match c.dialect() {
+    // PostgreSQL picks each lane's rows in a LATERAL subquery, locked with SKIP LOCKED, and
+    // updates them as a join (its planner has statistics). SQLite (one writer) picks them in
+    // a correlated subquery and updates them by rowid. Why not a join there too: SQLite
+    // orders an `UPDATE … FROM` join itself and, at 256 lanes, chose to build an automatic
+    // index over every queued send (hundreds of thousands) inside the statement, which then
+    // ran for minutes while every lane waited; a rowid list leaves it one plan.
+    let (owner_p, at_p, updated_p, due_p) = (
+        param(d, n + 1),
+        param(d, n + 2),
+        param(d, n + 3),
+        param(d, n + 4),
+    );
+    let set = format!(
+        "UPDATE sends SET state = 'sending', claimed_by = {owner_p}, claimed_at = {at_p}, \
+           attempts = attempts + 1, waiting = NULL, updated_at = {updated_p}"
+    );
+    let sql = match d {
         Dialect::Postgres => format!(
-            "SELECT p.id AS pid, v.owner AS owner, v.now AS now FROM v CROSS JOIN LATERAL \
-             (SELECT id FROM sends WHERE number_id = v.n AND state = 'queued' \
-               AND not_before <= v.now ORDER BY not_before, id LIMIT {limit} \
-               FOR UPDATE SKIP LOCKED) p"
+            "WITH v(n) AS (VALUES {}), picked AS (SELECT p.id FROM v CROSS JOIN LATERAL \
+               (SELECT id FROM sends WHERE number_id = v.n AND state = 'queued' \
+                 AND not_before <= {due_p} ORDER BY not_before, id LIMIT {limit} \
+                 FOR UPDATE SKIP LOCKED) p) \
+             {set} FROM picked WHERE sends.id = picked.id AND sends.state = 'queued' \
+             RETURNING {CLAIMED_COLUMNS}",
+            values_list(d, n, 1)
         ),
         Dialect::Sqlite => format!(
-            "SELECT s.id AS pid, v.owner AS owner, v.now AS now FROM v JOIN sends s ON s.id IN \
-             (SELECT id FROM sends WHERE number_id = v.n AND state = 'queued' \
-               AND not_before <= v.now ORDER BY not_before, id LIMIT {limit})"
+            "WITH v(n) AS (VALUES {}) \
+             {set} WHERE sends.id IN (SELECT s.id FROM v JOIN sends s ON s.id IN \
+               (SELECT id FROM sends WHERE number_id = v.n AND state = 'queued' \
+                 AND not_before <= {due_p} ORDER BY not_before, id LIMIT {limit})) \
+               AND sends.state = 'queued' \
+             RETURNING {CLAIMED_COLUMNS}",
+            values_list(d, n, 1)
         ),
     };
-    let sql = format!(
-        "WITH v(n, owner, now) AS (VALUES {}), picked AS ({picked}) \
-         UPDATE sends SET state = 'sending', claimed_by = picked.owner, claimed_at = picked.now, \
-           attempts = attempts + 1, waiting = NULL, updated_at = picked.now \
-         FROM picked WHERE sends.id = picked.pid AND sends.state = 'queued' \
-         RETURNING {CLAIMED_COLUMNS}",
-        values_list(c.dialect(), run.len(), COLS)
-    );
-    let mut binds: Vec<Arg<'_>> = Vec::with_capacity(run.len() * COLS);
-    for &i in run {
-        binds.push(requests[i].number.to_arg());
-        binds.push(Arg::Text(Some(owner.as_str())));
-        binds.push(now.to_arg());
-    }
+    let mut binds: Vec<Arg<'_>> = Vec::with_capacity(n + 4);
+    binds.extend(run.iter().map(|&i| requests[i].number.to_arg()));
+    binds.push(Arg::Text(Some(owner.as_str())));
+    binds.extend([now.to_arg(), now.to_arg(), now.to_arg()]);
     c.all(&sql, &binds).await
 }
 

@@ -851,6 +851,63 @@ both!(a_claim_round_takes_each_lanes_share_in_one_go, |db| async {
 });
 
 both!(
+    a_claim_round_spanning_several_statements_serves_every_lane,
+    |db| async {
+        // More lanes than one claim statement takes (256): the round is split, and each part
+        // binds its own lanes, owner and time.
+        const LANES: usize = 300;
+        let f = db.fixture().await;
+        let a = owner("a");
+        let now = t(NOW_SECS);
+        let mut numbers = Vec::with_capacity(LANES);
+        for i in 0..LANES {
+            let n = another_number(&db, &format!("2065403522{i:05}"), &format!("1555{i:07}")).await;
+            for j in 0..2 {
+                let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}-{j}"), None);
+                s.number = n.clone();
+                db.store.enqueue(&s).await.unwrap();
+            }
+            numbers.push(n);
+        }
+        let taken = db
+            .store
+            .acquire_lanes(&numbers, &a, now, TTL)
+            .await
+            .unwrap();
+        assert!(
+            taken
+                .iter()
+                .all(|o| matches!(o, LeaseOutcome::Acquired { .. }))
+        );
+        let requests: Vec<ClaimRequest> = numbers
+            .iter()
+            .map(|n| ClaimRequest {
+                number: n.clone(),
+                limit: 1,
+            })
+            .collect();
+        for round in 0..2 {
+            let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
+            assert_eq!(claims.len(), LANES);
+            for (c, n) in claims.iter().zip(&numbers) {
+                assert_eq!(c.sends.len(), 1, "round {round}: one send for {n}");
+                assert_eq!(&c.sends[0].number, n);
+            }
+        }
+        let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
+        assert!(
+            claims
+                .iter()
+                .all(|c| c.sends.is_empty() && c.next_ready_at.is_none() && !c.lease_lost)
+        );
+        for n in [&numbers[0], &numbers[LANES - 1]] {
+            let lane = db.store.get_lane(n).await.unwrap();
+            assert_eq!((lane.queued, lane.sending), (0, 2));
+        }
+    }
+);
+
+both!(
     a_run_of_sent_messages_resolves_like_one_by_one,
     |db| async {
         let f = db.fixture().await;
