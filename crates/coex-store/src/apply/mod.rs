@@ -94,6 +94,7 @@ pub(crate) async fn run(
     if a.pending_patches {
         a.replay_all_pending_patches().await?;
     }
+    a.flush_sync_items().await?;
     a.flush_conversations().await?;
     a.flush_activity().await?;
     let appended = a.flush_events().await?;
@@ -181,6 +182,8 @@ pub(super) struct Applier<'a, 'c> {
     /// of each customer is answered from here (see `runs`); a contact change drops what it may
     /// have made stale.
     prefetched: HashMap<(PhoneNumberId, Option<String>, Option<String>), runs::Candidates>,
+    /// Contact-sync items of this batch not recorded yet (see `account::flush_sync_items`).
+    sync_items: Vec<account::PendingSyncItem>,
 }
 
 impl<'a, 'c> Applier<'a, 'c> {
@@ -205,6 +208,7 @@ impl<'a, 'c> Applier<'a, 'c> {
             single_status_wamids: HashSet::new(),
             deferred_statuses: Vec::new(),
             prefetched: HashMap::new(),
+            sync_items: Vec::new(),
         }
     }
 
@@ -338,6 +342,14 @@ impl<'a, 'c> Applier<'a, 'c> {
     }
 
     async fn apply(&mut self, event: &Ingest) -> Result<()> {
+        // Contact-sync items are recorded in bulk; an event that may move a sync job (history,
+        // lifecycle, errors) sees the items before it recorded first, as one by one would.
+        if !matches!(
+            event,
+            Ingest::ContactUpsert(_) | Ingest::ContactRemove(_) | Ingest::Status(_)
+        ) {
+            self.flush_sync_items().await?;
+        }
         match event {
             Ingest::ChangeError(e) => {
                 let waba = e.waba.as_ref().map(WabaId::as_str);

@@ -31,7 +31,7 @@ use crate::Result;
 use crate::db::{Arg, ToArg, row_runs, values_list};
 
 /// Rows per multi-row statement.
-const RUN: usize = 128;
+pub(super) const RUN: usize = 128;
 
 /// The columns [`ContactRow::from_row`] reads, with the BSUID an alias row was found by.
 const CONTACT_COLUMNS: &str = "k.id, k.workspace_id, k.bsuid, k.phone, k.parent_bsuid, \

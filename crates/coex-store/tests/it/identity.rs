@@ -345,5 +345,16 @@ both!(
         db.apply(vec![add(ALICE, 3_000, "Alice B.")]).await;
         let last = counters().await;
         assert_eq!((last.0, last.1), (4, 2));
+        // One batch holding the same new item twice, and two items about a new contact.
+        let carol = "+14155550199";
+        db.apply(vec![
+            add(ALICE, 4_000, "Alice C."),
+            add(ALICE, 4_000, "Alice C."),
+            add(carol, 4_000, "Carol"),
+            remove(carol, 4_500),
+        ])
+        .await;
+        let after = counters().await;
+        assert_eq!((after.0, after.1), (7, 3), "three new items, one new contact");
     }
 );
