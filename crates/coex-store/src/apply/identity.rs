@@ -13,12 +13,30 @@ use coex_core::model::{
     ContactId, ConversationId, CustomerKey, CustomerRef, EventKind, Timestamp, UserIdChange,
     WorkspaceId,
 };
-use coex_core::{Bsuid, PhoneNumber};
+use coex_core::{Bsuid, PhoneNumber, PhoneNumberId};
 use serde_json::json;
 
 use super::{Applier, ConvAgg, NumberInfo};
-use crate::db::{Row, args};
+use crate::db::{Arg, Row, ToArg, args, row_runs, values_list};
 use crate::{Result, StoreError};
+
+/// Where a message's conversation stands while a run of messages is placed.
+pub(super) enum Placement {
+    Known(ConversationId),
+    /// To be created with the run's other new conversations.
+    Queued,
+    /// Not cached and not known to be absent: looked up (and created) on its own.
+    Unknown,
+}
+
+/// A conversation queued for creation (keyed by its number and contact): its workspace,
+/// creation time and first message's time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NewConversation {
+    pub workspace: WorkspaceId,
+    pub created_at: Timestamp,
+    pub first_message_at: Timestamp,
+}
 
 /// The identity and display columns of a contact, as resolution sees them.
 #[derive(Debug, Clone)]
@@ -222,7 +240,19 @@ impl Applier<'_, '_> {
         let Some(row) = row else { return Ok(None) };
         let id = ContactId::new(row.i64("id")?);
         self.created_contacts.insert(id);
-        self.contact_changed(info, id, "created");
+        // A new contact holds only its own keys, which no contact held before (they are
+        // unique per workspace): the read-ahead answers that looked one of them up are stale,
+        // the others stay true. (Dropping every answer that found nothing, as any other change
+        // does, made each further new customer of the batch a lookup of its own.)
+        let (bsuid, phone) = (
+            c.key.bsuid().map(Bsuid::as_str),
+            c.key.phone().map(PhoneNumber::digits),
+        );
+        let looked_up = |b: &Option<String>, p: &Option<String>| {
+            (bsuid.is_some() && b.as_deref() == bsuid) || (phone.is_some() && p.as_deref() == phone)
+        };
+        self.prefetched.retain(|(_, b, p), _| !looked_up(b, p));
+        self.announce_contact(info, id, "created");
         Ok(Some(ContactRow {
             id,
             bsuid: c.key.bsuid().map(|b| b.as_str().to_owned()),
@@ -249,6 +279,11 @@ impl Applier<'_, '_> {
     /// contacts (see `runs`) stops being trusted.
     fn contact_changed(&mut self, info: &NumberInfo, id: ContactId, why: &str) {
         self.forget_prefetched(id);
+        self.announce_contact(info, id, why);
+    }
+
+    /// The feed event of a change to contact `id`.
+    fn announce_contact(&mut self, info: &NumberInfo, id: ContactId, why: &str) {
         self.emit(
             info.workspace,
             EventKind::ContactChanged,
@@ -311,6 +346,86 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
+    /// The conversation of (number, contact) when it is known without a statement: cached,
+    /// or known not to exist yet, in which case its creation is queued with the run's others
+    /// ([`Applier::create_conversations`]).
+    pub(super) fn conversation_or_queue(
+        &mut self,
+        info: &NumberInfo,
+        contact: ContactId,
+        first_message_at: Timestamp,
+    ) -> Placement {
+        let key = (info.id.clone(), contact);
+        if let Some(id) = self.conversations.get(&key) {
+            return Placement::Known(*id);
+        }
+        if self.new_conversations.contains_key(&key) {
+            return Placement::Queued;
+        }
+        if self.no_conversation.remove(&key) || self.created_contacts.contains(&contact) {
+            let new = NewConversation {
+                workspace: info.workspace,
+                created_at: self.received_at,
+                first_message_at,
+            };
+            self.new_conversations.insert(key, new);
+            return Placement::Queued;
+        }
+        Placement::Unknown
+    }
+
+    /// Creates the queued conversations in multi-row inserts; each lands in the caches. One
+    /// that another transaction created meanwhile (PostgreSQL) is read instead.
+    pub(super) async fn create_conversations(&mut self) -> Result<()> {
+        let queued: Vec<_> = std::mem::take(&mut self.new_conversations)
+            .into_iter()
+            .collect();
+        for (start, len) in row_runs(queued.len(), 64) {
+            let run = &queued[start..start + len];
+            let sql = format!(
+                "INSERT INTO conversations (workspace_id, number_id, contact_id, created_at, last_message_at, \
+                   message_count) VALUES {} \
+                 ON CONFLICT (number_id, contact_id) DO NOTHING RETURNING id, number_id, contact_id",
+                values_list(self.conn.dialect(), len, 6)
+            );
+            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * 6);
+            for ((number, contact), n) in run {
+                binds.extend([
+                    n.workspace.to_arg(),
+                    number.to_arg(),
+                    contact.to_arg(),
+                    n.created_at.to_arg(),
+                    n.first_message_at.to_arg(),
+                    Arg::Int(Some(0)),
+                ]);
+            }
+            for row in self.conn.all(&sql, &binds).await? {
+                let key = (
+                    row.parse::<PhoneNumberId>("number_id")?,
+                    ContactId::new(row.i64("contact_id")?),
+                );
+                let id = ConversationId::new(row.i64("id")?);
+                self.conversations.insert(key.clone(), id);
+                self.created_conversations.insert(key, id);
+            }
+            for (key, _) in run {
+                if !self.created_conversations.contains_key(key) {
+                    let row = self
+                        .conn
+                        .one(
+                            "SELECT id FROM conversations WHERE number_id = $1 AND contact_id = $2",
+                            args![key.0, key.1],
+                        )
+                        .await?;
+                    let id = ConversationId::new(row.i64("id")?);
+                    self.conversations.insert(key.clone(), id);
+                    self.created_conversations.insert(key.clone(), id);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The conversation of (number, contact), created on first use.
     pub(super) async fn conversation(
         &mut self,
@@ -360,7 +475,9 @@ impl Applier<'_, '_> {
         from: ContactId,
         into: ContactId,
     ) -> Result<()> {
-        // Aggregates queued for conversations about to move must land first.
+        // Conversations queued for creation, and aggregates queued for conversations about to
+        // move, must land first.
+        self.create_conversations().await?;
         self.flush_conversations().await?;
         let convs = self
             .conn

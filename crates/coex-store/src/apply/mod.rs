@@ -167,6 +167,12 @@ pub(super) struct Applier<'a, 'c> {
     /// created: their conversations are created without looking for them first.
     no_conversation: HashSet<(PhoneNumberId, ContactId)>,
     created_contacts: HashSet<ContactId>,
+    /// Conversations a run of messages needs that do not exist yet: created together (see
+    /// `identity::create_conversations`).
+    new_conversations: BTreeMap<(PhoneNumberId, ContactId), identity::NewConversation>,
+    /// What `create_conversations` created, by pair, until the run that asked takes them
+    /// (a contact merge clears `conversations` meanwhile).
+    created_conversations: HashMap<(PhoneNumberId, ContactId), ConversationId>,
     conv_aggs: BTreeMap<ConversationId, ConvAgg>,
     activity: BTreeMap<PhoneNumberId, Timestamp>,
     events: Vec<NewEvent>,
@@ -200,6 +206,8 @@ impl<'a, 'c> Applier<'a, 'c> {
             conversations: HashMap::new(),
             no_conversation: HashSet::new(),
             created_contacts: HashSet::new(),
+            new_conversations: BTreeMap::new(),
+            created_conversations: HashMap::new(),
             conv_aggs: BTreeMap::new(),
             activity: BTreeMap::new(),
             events: Vec::new(),

@@ -24,7 +24,7 @@ use coex_core::model::{
 };
 use coex_core::{PhoneNumberId, Wamid};
 
-use super::identity::ContactRow;
+use super::identity::{ContactRow, Placement};
 use super::messages::{NewMessage, stored_status};
 use super::{Applier, NumberInfo};
 use crate::Result;
@@ -138,13 +138,37 @@ impl Applier<'_, '_> {
             }
         }
         // The batch's customers were read ahead (`Applier::prefetch_batch`).
-        let mut placed: Vec<(ContactId, ConversationId)> = Vec::with_capacity(known.len());
+        // Conversations known not to exist yet (new customers, pairs the read-ahead did not
+        // find) are created together after the loop: one insert per run instead of one per
+        // new conversation, as a campaign to new customers or a wave of them writing in has.
+        let mut found: Vec<(ContactId, Option<ConversationId>)> = Vec::with_capacity(known.len());
         for (info, customer, new, q) in &known {
             self.received_at = q.received_at;
             let contact = self.resolve_contact(info, customer).await?;
-            let conversation = self.conversation(info, contact, new.timestamp).await?;
+            let conversation = match self.conversation_or_queue(info, contact, new.timestamp) {
+                Placement::Known(id) => Some(id),
+                Placement::Queued => None,
+                Placement::Unknown => Some(self.conversation(info, contact, new.timestamp).await?),
+            };
+            found.push((contact, conversation));
+        }
+        self.create_conversations().await?;
+        let mut placed: Vec<(ContactId, ConversationId)> = Vec::with_capacity(known.len());
+        for ((info, _, new, q), (contact, conversation)) in known.iter().zip(found) {
+            let conversation = match conversation.or_else(|| {
+                self.created_conversations
+                    .get(&(info.id.clone(), contact))
+                    .copied()
+            }) {
+                Some(id) => id,
+                None => {
+                    self.received_at = q.received_at;
+                    self.conversation(info, contact, new.timestamp).await?
+                }
+            };
             placed.push((contact, conversation));
         }
+        self.created_conversations.clear();
         let mut fresh = HashSet::new();
         let mut patched = HashSet::new();
         for (start, len) in row_runs(known.len(), RUN) {

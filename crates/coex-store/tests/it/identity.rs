@@ -355,6 +355,10 @@ both!(
         ])
         .await;
         let after = counters().await;
-        assert_eq!((after.0, after.1), (7, 3), "three new items, one new contact");
+        assert_eq!(
+            (after.0, after.1),
+            (7, 3),
+            "three new items, one new contact"
+        );
     }
 );
