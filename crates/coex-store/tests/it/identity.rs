@@ -362,3 +362,54 @@ both!(
         );
     }
 );
+
+both!(a_batch_creates_each_new_conversation_once, |db| async {
+    db.fixture().await;
+    // Alice is known from the phone app's contacts but has no conversation yet; Bob is new.
+    db.apply(vec![Ingest::ContactUpsert(ContactSync {
+        number: number(),
+        customer: by_phone(ALICE),
+        full_name: Some("Alice".into()),
+        first_name: None,
+        timestamp: t(NOW_SECS),
+    })])
+    .await;
+    let s = db
+        .apply(vec![
+            inbound("wamid.n1", by_phone(PABLO), NOW_SECS + 1, "hi"),
+            inbound("wamid.n2", by_phone(ALICE), NOW_SECS + 2, "hello"),
+            inbound("wamid.n3", by_phone(PABLO), NOW_SECS + 3, "again"),
+        ])
+        .await;
+    assert_eq!(s.messages_inserted, 3);
+    let (p1, a, p3) = (
+        db.conversation_of("wamid.n1").await,
+        db.conversation_of("wamid.n2").await,
+        db.conversation_of("wamid.n3").await,
+    );
+    assert_eq!(
+        p1.conversation.id, p3.conversation.id,
+        "one conversation for Pablo"
+    );
+    assert_ne!(p1.conversation.id, a.conversation.id);
+    assert_eq!(
+        a.contact.app_full_name.as_deref(),
+        Some("Alice"),
+        "the known contact"
+    );
+    assert_eq!(p1.conversation.message_count, 2);
+    assert_eq!(p1.conversation.last_message_at, t(NOW_SECS + 3));
+    assert_eq!(a.conversation.last_inbound_at, Some(t(NOW_SECS + 2)));
+    // The next batch finds them: no second conversation.
+    db.apply(vec![inbound(
+        "wamid.n4",
+        by_phone(ALICE),
+        NOW_SECS + 4,
+        "bye",
+    )])
+    .await;
+    assert_eq!(
+        db.conversation_of("wamid.n4").await.conversation.id,
+        a.conversation.id
+    );
+});
