@@ -7,13 +7,14 @@
 //! Contact-sync items are recorded once each too, so the contacts sync job counts distinct
 //! items and distinct contacts, whatever Meta redelivers and in whatever order.
 
+use std::collections::{BTreeMap, HashMap};
+
 use coex_core::PhoneNumberId;
 use coex_core::model::{
     AccountEvent, AccountEventKind, ContactRemoval, ContactSync, CustomerKey, CustomerRef,
     EventKind, NumberState, Timestamp, WorkspaceId,
 };
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
 
 use super::{Applier, NumberInfo, runs::RUN};
 use crate::Result;
