@@ -287,7 +287,18 @@ impl Applier<'_, '_> {
         if self.sync_items.is_empty() {
             return Ok(());
         }
-        let items = std::mem::take(&mut self.sync_items);
+        let mut items = std::mem::take(&mut self.sync_items);
+        // In key order: two processes recording the same items (a redelivery to both) insert
+        // them in one order, so neither waits for a row the other inserted after its own.
+        items.sort_by(|a, b| {
+            (a.number.as_str(), &a.key, a.action, a.at, &a.detail).cmp(&(
+                b.number.as_str(),
+                &b.key,
+                b.action,
+                b.at,
+                &b.detail,
+            ))
+        });
         // Per number (sorted, so concurrent batches lock jobs in one order): the new items
         // per contact key, and the latest arrival among them.
         let mut new: BTreeMap<String, (HashMap<String, i64>, Timestamp)> = BTreeMap::new();
