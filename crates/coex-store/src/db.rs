@@ -488,8 +488,8 @@ pub(crate) fn values_list(dialect: Dialect, rows: usize, cols: usize) -> String 
 
 /// The placeholder of parameter `n` (1-based) in a statement that also has a [`values_list`]:
 /// `$n` on PostgreSQL and `?` on SQLite, whose `?` takes the next number in the text's order.
-/// So each parameter appears once in the text, numbered in the order of appearance, and is
-/// bound in that order.
+/// So on SQLite each parameter appears once in the text, and `n` follows the order of
+/// appearance there; parameters are bound in the order of `n`.
 pub(crate) fn param(dialect: Dialect, n: usize) -> String {
     match dialect {
         Dialect::Sqlite => "?".to_owned(),

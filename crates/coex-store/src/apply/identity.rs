@@ -362,6 +362,8 @@ impl Applier<'_, '_> {
         if self.new_conversations.contains_key(&key) {
             return Placement::Queued;
         }
+        // A conversation can be absent without a look: the read-ahead found none, or the
+        // contact is this transaction's (no other can have used it yet).
         if self.no_conversation.remove(&key) || self.created_contacts.contains(&contact) {
             let new = NewConversation {
                 workspace: info.workspace,
@@ -426,7 +428,7 @@ impl Applier<'_, '_> {
         Ok(())
     }
 
-    /// The conversation of (number, contact), created on first use.
+    /// The conversation of (number, contact), created on first use (with any others queued).
     pub(super) async fn conversation(
         &mut self,
         info: &NumberInfo,
@@ -434,37 +436,34 @@ impl Applier<'_, '_> {
         first_message_at: Timestamp,
     ) -> Result<ConversationId> {
         let key = (info.id.clone(), contact);
-        if let Some(id) = self.conversations.get(&key) {
-            return Ok(*id);
+        match self.conversation_or_queue(info, contact, first_message_at) {
+            Placement::Known(id) => return Ok(id),
+            Placement::Queued => {}
+            Placement::Unknown => {
+                let found = self
+                    .conn
+                    .opt(
+                        "SELECT id FROM conversations WHERE number_id = $1 AND contact_id = $2",
+                        args![info.id, contact],
+                    )
+                    .await?;
+                if let Some(row) = found {
+                    let id = ConversationId::new(row.i64("id")?);
+                    self.conversations.insert(key, id);
+                    return Ok(id);
+                }
+                let new = NewConversation {
+                    workspace: info.workspace,
+                    created_at: self.received_at,
+                    first_message_at,
+                };
+                self.new_conversations.insert(key.clone(), new);
+            }
         }
-        let select = "SELECT id FROM conversations WHERE number_id = $1 AND contact_id = $2";
-        // A conversation can be absent without a look: the read-ahead found none, or the
-        // contact is this transaction's (no other can have used it yet).
-        let mut row =
-            if self.no_conversation.remove(&key) || self.created_contacts.contains(&contact) {
-                None
-            } else {
-                self.conn.opt(select, args![info.id, contact]).await?
-            };
-        if row.is_none() {
-            row = self
-                .conn
-                .opt(
-                    "INSERT INTO conversations (workspace_id, number_id, contact_id, created_at, last_message_at, \
-                       message_count) VALUES ($1, $2, $3, $4, $5, 0) \
-                     ON CONFLICT (number_id, contact_id) DO NOTHING RETURNING id",
-                    args![info.workspace, info.id, contact, self.received_at, first_message_at],
-                )
-                .await?;
-        }
-        let row = match row {
-            Some(r) => r,
-            // Created concurrently by another transaction after our first look.
-            None => self.conn.one(select, args![info.id, contact]).await?,
-        };
-        let id = ConversationId::new(row.i64("id")?);
-        self.conversations.insert(key, id);
-        Ok(id)
+        self.create_conversations().await?;
+        self.created_conversations
+            .remove(&key)
+            .ok_or_else(|| StoreError::Corrupt("a queued conversation was not created".into()))
     }
 
     /// Folds contact `from` into `into`: conversations (and their messages), aliases, missing

@@ -27,8 +27,8 @@ use coex_core::{PhoneNumberId, Wamid};
 use super::identity::{ContactRow, Placement};
 use super::messages::{NewMessage, stored_status};
 use super::{Applier, NumberInfo};
-use crate::Result;
 use crate::db::{Arg, ToArg, row_runs, values_list};
+use crate::{Result, StoreError};
 
 /// Rows per multi-row statement.
 pub(super) const RUN: usize = 128;
@@ -154,17 +154,16 @@ impl Applier<'_, '_> {
         }
         self.create_conversations().await?;
         let mut placed: Vec<(ContactId, ConversationId)> = Vec::with_capacity(known.len());
-        for ((info, _, new, q), (contact, conversation)) in known.iter().zip(found) {
-            let conversation = match conversation.or_else(|| {
-                self.created_conversations
+        for ((info, ..), (contact, conversation)) in known.iter().zip(found) {
+            let conversation = match conversation {
+                Some(id) => id,
+                None => self
+                    .created_conversations
                     .get(&(info.id.clone(), contact))
                     .copied()
-            }) {
-                Some(id) => id,
-                None => {
-                    self.received_at = q.received_at;
-                    self.conversation(info, contact, new.timestamp).await?
-                }
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a queued conversation was not created".into())
+                    })?,
             };
             placed.push((contact, conversation));
         }
