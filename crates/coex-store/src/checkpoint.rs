@@ -1,7 +1,7 @@
 //! SQLite WAL checkpoints, mostly off the writer.
 //!
 //! SQLite checkpoints in the connection that commits once the WAL passes a size (1,000 pages
-//! by default; the store sets 4,096, 16 MB): that one write transaction (a webhook batch, a
+//! by default; the store sets 65,536, 256 MB): that one write transaction (a webhook batch, a
 //! send commit) then also copies the WAL into the database file and fsyncs it, and everything
 //! queued behind the single writer waits. This task runs a `PASSIVE` checkpoint from a reader
 //! connection every [`EVERY`]: it never blocks the writer or the readers, and it copies the
@@ -22,7 +22,7 @@ use std::time::Duration;
 use sqlx::{Row, SqlitePool};
 
 /// How often the WAL is checkpointed: often, so that the writer's own checkpoint (past
-/// 4,096 pages) finds only the last few milliseconds of commits left to copy.
+/// 65,536 pages) finds only the last few milliseconds of commits left to copy.
 const EVERY: Duration = Duration::from_millis(50);
 
 /// WAL size (pages of 4 KiB: 1 GiB) past which a blocking checkpoint truncates it.

@@ -25,7 +25,7 @@ use sqlx::sqlite::{
 };
 
 use crate::db::{Pooled, Tx, args};
-use crate::writer_gate::{WriteKind, WriterGate};
+use crate::writer_gate::{Demand, WriteKind, WriterGate};
 use crate::{
     ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, analyze, apply,
     checkpoint, migrate, read, setup,
@@ -62,13 +62,19 @@ impl Default for StoreOptions {
 /// re-parsed in steady state.
 const STATEMENT_CACHE: usize = 512;
 
-/// WAL pages (4 KiB) past which the SQLite writer checkpoints after a commit (16 MB; SQLite's
-/// default is 1,000). At 1,000, a webhook batch carrying a 3 MB history chunk took ~40 ms more
-/// to commit, copying it into the database file and fsyncing that too. Measured on SQLite
-/// (`coex bench ingest --rate 1000`): ack p99 70.6 ms at 1,000 pages, 48.3 ms at 4,096,
-/// 46.9 ms at 16,384. The send benchmark (200 numbers, 60 s) varied by ±10% between runs of
-/// any of them; 64 MB of WAL is not worth its disk when 16 MB does as well.
-const WRITER_AUTOCHECKPOINT_PAGES: &str = "4096";
+/// WAL pages (4 KiB) past which the SQLite writer checkpoints after a commit (256 MB; SQLite's
+/// default is 1,000). That checkpoint runs inside a commit: it copies what the checkpointer
+/// task has not yet copied and fsyncs the database file, and every transaction queued behind
+/// the writer waits for it (a commit that checkpointed took 15-110 ms under a 3,500 sends/s
+/// load, one that did not 6 ms at the median). The threshold sets how often that happens,
+/// not how much is copied: the checkpointer task copies the WAL meanwhile (see `checkpoint`).
+/// At 1,000 pages a webhook batch carrying a 3 MB history chunk took ~40 ms more to commit
+/// (`coex bench ingest --rate 1000`: ack p99 70.6 ms at 1,000 pages, 48.3 at 4,096, 46.9 at
+/// 16,384). At 16,384 the send benchmark's writer (about 80 MB of WAL a second) still
+/// checkpointed five times a second, and an idle number's enqueue waited behind those
+/// commits: enqueue-to-request p99 99 and 95 ms in two 60 s runs, against 71 and 79 ms at
+/// 65,536. The cost is disk: the WAL file grows to about 256 MB and stays that size.
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "65536";
 
 /// The SQLite writer's page cache, as `PRAGMA cache_size` takes it (negative: KiB).
 const WRITER_CACHE_KIB: &str = "-32768";
@@ -161,7 +167,7 @@ impl SqlStore {
         // The writer keeps the hot pages (queue heads, indexes, the WAL's working set) in its
         // own cache instead of reading them back from the OS on every transaction: 32 MB,
         // against SQLite's 2 MB default. Readers keep the default; they are many.
-        // The writer checkpoints on its own only once the WAL passes 16 MB, not SQLite's 4 MB:
+        // The writer checkpoints on its own only once the WAL passes 256 MB, not SQLite's 4 MB:
         // the checkpointer task copies the WAL meanwhile (see `checkpoint`), and a checkpoint
         // run by the writer stalls every commit queued behind it.
         let write_options = options
@@ -234,6 +240,15 @@ impl SqlStore {
 
     pub(crate) fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+
+    /// Whether an interactive transaction waits for SQLite's writer, for a group commit that
+    /// works in pieces (see [`crate::writer_gate`]).
+    pub(crate) fn writer_demand(&self) -> Demand<'_> {
+        match &self.pools {
+            Pools::Sqlite { gate, .. } => Demand(Some(gate)),
+            Pools::Postgres(_) => Demand(None),
+        }
     }
 
     pub(crate) fn max_retries(&self) -> u32 {

@@ -13,6 +13,13 @@
 //! stream of them (a campaign enqueued through the API) cannot starve ingest or sending.
 //! The pool itself hands its connection out first come, first served (sqlx's pools are fair).
 //!
+//! A group commit that can be cut (the send engine's results and claims) also works in pieces
+//! and asks [`Demand::waiting`] between them: when an interactive transaction waits, it
+//! commits what it has done and takes a new turn for the rest. The interactive transaction
+//! then waits for one piece, not for the whole group (at 3,500 sends/s a results commit held
+//! the writer for 50 ms at the median, 135 ms at p99). Nobody waiting, nothing is cut: the
+//! check is two atomic loads.
+//!
 //! PostgreSQL needs none of this: its writers run side by side.
 
 use std::sync::Arc;
@@ -84,11 +91,39 @@ impl WriterGate {
         }
     }
 
+    /// Whether an interactive transaction waits for the writer now.
+    fn waiting(&self) -> bool {
+        self.arrived.load(Ordering::Acquire) > self.passed.load(Ordering::Acquire)
+    }
+
     /// Marks an interactive transaction as waiting until the ticket is dropped (once it has
     /// the writer, or when the caller gives up).
     pub(crate) fn interactive(&self) -> Ticket<'_> {
         self.arrived.fetch_add(1, Ordering::AcqRel);
         Ticket { gate: self }
+    }
+}
+
+/// What a group commit asks between the pieces of its work: whether to commit and let an
+/// interactive transaction go first. PostgreSQL's writers run side by side: never.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Demand<'a>(pub(crate) Option<&'a WriterGate>);
+
+impl Demand<'_> {
+    /// Whether an interactive transaction waits for the writer (the group commit should end
+    /// its transaction at the next piece's boundary).
+    pub(crate) fn waiting(self) -> bool {
+        self.0.is_some_and(WriterGate::waiting)
+    }
+
+    /// The size of a group commit's pieces: `size` on SQLite; on PostgreSQL, which never
+    /// cuts a group, the whole group is one piece (its statements stay as large as they were).
+    pub(crate) fn piece(self, size: usize) -> usize {
+        if self.0.is_some() {
+            size.max(1)
+        } else {
+            usize::MAX
+        }
     }
 }
 
@@ -150,6 +185,22 @@ mod tests {
         );
         drop(turn);
         let _turn = next.await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn demand_tells_a_group_commit_when_an_interactive_transaction_waits() {
+        let gate = WriterGate::default();
+        let demand = Demand(Some(&gate));
+        assert!(!demand.waiting());
+        let ticket = gate.interactive();
+        assert!(demand.waiting(), "one waits");
+        drop(ticket);
+        assert!(!demand.waiting(), "it got the writer");
+        let ticket = gate.interactive();
+        assert!(!Demand(None).waiting(), "PostgreSQL: never");
+        drop(ticket);
+        assert_eq!(demand.piece(32), 32);
+        assert_eq!(Demand(None).piece(32), usize::MAX, "PostgreSQL: one piece");
     }
 
     #[tokio::test(start_paused = true)]

@@ -453,6 +453,17 @@ pub struct FinishSummary {
     pub stale: u64,
 }
 
+impl FinishSummary {
+    /// Adds the counts of a later piece of the same batch.
+    pub(crate) fn add(&mut self, o: &FinishSummary) {
+        self.accepted += o.accepted;
+        self.requeued += o.requeued;
+        self.failed += o.failed;
+        self.needs_template += o.needs_template;
+        self.stale += o.stale;
+    }
+}
+
 /// A lane's lease answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {

@@ -908,6 +908,143 @@ both!(
 );
 
 both!(
+    a_claim_round_in_pieces_answers_every_request_in_order,
+    |db| async {
+        // More lanes than one piece of a round takes (8), and a number asked for again after
+        // a later piece began: the repeat is claimed with the first ask (once), and every
+        // answer lands at its request's place.
+        const LANES: usize = 19;
+        let f = db.fixture().await;
+        let a = owner("a");
+        let now = t(NOW_SECS);
+        let mut numbers = Vec::with_capacity(LANES);
+        for i in 0..LANES {
+            let n = another_number(&db, &format!("3065403522{i:05}"), &format!("1556{i:07}")).await;
+            for j in 0..i % 3 + 2 {
+                let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}-{j}"), None);
+                s.number = n.clone();
+                db.store.enqueue(&s).await.unwrap();
+            }
+            numbers.push(n);
+        }
+        db.store
+            .acquire_lanes(&numbers, &a, now, TTL)
+            .await
+            .unwrap();
+        let mut requests: Vec<ClaimRequest> = numbers
+            .iter()
+            .map(|n| ClaimRequest {
+                number: n.clone(),
+                limit: 2,
+            })
+            .collect();
+        // Lanes 2 and 11 have four sends: asked for again, they would claim the other two.
+        requests.push(requests[2].clone());
+        requests.push(requests[11].clone());
+        let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
+        assert_eq!(claims.len(), LANES + 2);
+        for (i, (c, n)) in claims.iter().zip(&numbers).enumerate() {
+            assert_eq!(c.sends.len(), 2, "lane {i}: its limit");
+            assert!(c.sends.iter().all(|s| &s.number == n), "lane {i}: its own");
+        }
+        for repeat in &claims[LANES..] {
+            assert!(
+                repeat.sends.is_empty() && !repeat.lease_lost && !repeat.stopped,
+                "a number asked for twice claims once"
+            );
+        }
+        for (i, n) in numbers.iter().enumerate() {
+            let lane = db.store.get_lane(n).await.unwrap();
+            assert_eq!((lane.queued, lane.sending), ((i % 3) as u64, 2), "lane {i}");
+        }
+    }
+);
+
+both!(
+    a_large_batch_of_results_commits_in_pieces_beside_enqueues,
+    |db| async {
+        // A batch of results spanning many pieces (32 results each), written while other
+        // enqueues ask for the writer (on SQLite the batch may then commit part by part):
+        // every result is recorded once and the summary counts the whole batch.
+        const SENDS: usize = 150;
+        let f = db.fixture().await;
+        let a = owner("a");
+        let now = t(NOW_SECS);
+        for i in 0..SENDS {
+            let to = format!("+165055{:05}", 10_000 + i);
+            db.store
+                .enqueue(&new_send(f.ws.id, &to, &format!("m{i}"), None))
+                .await
+                .unwrap();
+        }
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        let claim = db
+            .store
+            .claim_sends(&number(), &a, now, SENDS as u32)
+            .await
+            .unwrap();
+        assert_eq!(claim.sends.len(), SENDS);
+        let results: Vec<AttemptResult> = claim
+            .sends
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if i % 10 == 7 {
+                    AttemptResult {
+                        send: s.clone(),
+                        owner: a.clone(),
+                        started_at: now,
+                        finished_at: now,
+                        outcome: Outcome::Failed {
+                            error: error(131026),
+                        },
+                    }
+                } else {
+                    accepted(s, &a, &format!("wamid.piece.{i}"), NOW_SECS)
+                }
+            })
+            .collect();
+        let enqueues = {
+            let store = db.store.clone();
+            let ws = f.ws.id;
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let to = format!("+165056{:05}", 10_000 + i);
+                    store
+                        .enqueue(&new_send(ws, &to, &format!("late {i}"), None))
+                        .await
+                        .unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let summary = db.store.finish_attempts(&results, now).await.unwrap();
+        enqueues.await.unwrap();
+        assert_eq!(
+            (summary.accepted, summary.failed, summary.stale),
+            (135, 15, 0)
+        );
+        let lane = db.store.get_lane(&number()).await.unwrap();
+        assert_eq!((lane.queued, lane.sending), (20, 0));
+        for (i, s) in claim.sends.iter().enumerate() {
+            let record = db.store.get_send(s.id).await.unwrap();
+            let want = if i % 10 == 7 {
+                SendState::Failed
+            } else {
+                SendState::Accepted
+            };
+            assert_eq!(record.state, want, "send {i}");
+            assert_eq!(db.store.send_attempts(s.id).await.unwrap().len(), 1);
+        }
+        let last = db.message("wamid.piece.149").await;
+        assert_eq!(last.direction, Direction::Outbound);
+    }
+);
+
+both!(
     a_run_of_sent_messages_resolves_like_one_by_one,
     |db| async {
         let f = db.fixture().await;
