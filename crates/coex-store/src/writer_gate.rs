@@ -13,12 +13,13 @@
 //! stream of them (a campaign enqueued through the API) cannot starve ingest or sending.
 //! The pool itself hands its connection out first come, first served (sqlx's pools are fair).
 //!
-//! A group commit that can be cut (the send engine's results and claims) also works in pieces
-//! and asks [`Demand::waiting`] between them: when an interactive transaction waits, it
-//! commits what it has done and takes a new turn for the rest. The interactive transaction
-//! then waits for one piece, not for the whole group (at 3,500 sends/s a results commit held
-//! the writer for 50 ms at the median, 135 ms at p99). Nobody waiting, nothing is cut: the
-//! check is two atomic loads.
+//! A group commit that can be cut (the send engine's results and claims, through
+//! `finish_attempts_some` and `claim_sends_some`) works in pieces and asks
+//! [`Demand::waiting`] between them: when an interactive transaction waits, it commits what
+//! it has done and returns, and its caller writes the rest in a new turn. The interactive
+//! transaction then waits for one piece and that commit, not for the whole group (at 3,500
+//! sends/s a results commit held the writer for 50 ms at the median, 135 ms at p99). Nobody
+//! waiting, nothing is cut: the check is two atomic loads.
 //!
 //! PostgreSQL needs none of this: its writers run side by side.
 

@@ -75,18 +75,50 @@ impl BatchSink for ClaimSink {
     async fn flush(&self, items: Vec<ClaimRequest>) -> FlushResult<Self> {
         let now = (self.clock)();
         let started = std::time::Instant::now();
-        match self.store.claim_sends_many(&items, &self.owner, now).await {
-            Ok(claims) => {
-                tracing::debug!(
-                    lanes = items.len(),
-                    sends = claims.iter().map(|c| c.sends.len()).sum::<usize>(),
-                    ms = started.elapsed().as_secs_f64() * 1e3,
-                    "claims committed"
-                );
-                Ok(claims)
+        // The round may take several transactions: the store gives way to interactive ones
+        // between pieces (`claim_sends_some`) and answers the lanes it claimed for; the others
+        // are asked for again.
+        let mut claims: Vec<Option<Claim>> = vec![None; items.len()];
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        while !pending.is_empty() {
+            let asked: Vec<ClaimRequest> = pending.iter().map(|&i| items[i].clone()).collect();
+            match self.store.claim_sends_some(&asked, &self.owner, now).await {
+                Ok(answers) => {
+                    let mut rest = Vec::new();
+                    for (&i, answer) in pending.iter().zip(answers) {
+                        match answer {
+                            Some(claim) => claims[i] = Some(claim),
+                            None => rest.push(i),
+                        }
+                    }
+                    pending = rest;
+                }
+                // Nothing claimed yet: the queue may commit the lanes again one by one.
+                Err(error) if pending.len() == items.len() => {
+                    return Err(Failed { error, items });
+                }
+                Err(error) => {
+                    // Some lanes hold their claims already (committed); the rest find nothing
+                    // now and claim again at once, on their own.
+                    tracing::warn!(%error, lanes = pending.len(), "part of a claim round failed; those lanes claim again");
+                    for &i in &pending {
+                        claims[i] = Some(Claim {
+                            next_ready_at: Some(now),
+                            ..Claim::default()
+                        });
+                    }
+                    pending.clear();
+                }
             }
-            Err(error) => Err(Failed { error, items }),
         }
+        let claims: Vec<Claim> = claims.into_iter().map(Option::unwrap_or_default).collect();
+        tracing::debug!(
+            lanes = items.len(),
+            sends = claims.iter().map(|c| c.sends.len()).sum::<usize>(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "claims committed"
+        );
+        Ok(claims)
     }
 
     fn isolate(&self, error: &StoreError) -> bool {

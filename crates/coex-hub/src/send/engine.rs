@@ -622,13 +622,18 @@ async fn commit_loop(
             }
             batch
         };
+        // The batch is written in as many transactions as the store takes to give way to
+        // interactive ones (`finish_attempts_some`); a failed one is written again from
+        // where the last success stopped, so nothing is dropped or applied twice.
+        let mut written = 0;
         let mut wait = Duration::from_millis(50);
-        loop {
+        while written < batch.len() {
             let started = std::time::Instant::now();
-            match store.finish_attempts(&batch, clock()).await {
-                Ok(summary) => {
+            match store.finish_attempts_some(&batch[written..], clock()).await {
+                Ok((n, summary)) => {
+                    written += n;
                     tracing::debug!(
-                        results = batch.len(),
+                        results = n,
                         ms = started.elapsed().as_secs_f64() * 1e3,
                         "send results committed"
                     );
@@ -638,11 +643,10 @@ async fn commit_loop(
                             "results for sends taken over by another owner"
                         );
                     }
-                    break;
                 }
                 Err(e) => {
-                    // Nothing is dropped: the batch is written again until the store is back.
-                    tracing::error!(error = %e, results = batch.len(), "committing send results failed; retrying");
+                    // Nothing is dropped: the rest is written again until the store is back.
+                    tracing::error!(error = %e, results = batch.len() - written, "committing send results failed; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }

@@ -453,17 +453,6 @@ pub struct FinishSummary {
     pub stale: u64,
 }
 
-impl FinishSummary {
-    /// Adds the counts of a later piece of the same batch.
-    pub(crate) fn add(&mut self, o: &FinishSummary) {
-        self.accepted += o.accepted;
-        self.requeued += o.requeued;
-        self.failed += o.failed;
-        self.needs_template += o.needs_template;
-        self.stale += o.stale;
-    }
-}
-
 /// A lane's lease answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
@@ -651,6 +640,18 @@ pub trait SendStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Claim>>> + Send;
 
+    /// [`Self::claim_sends_many`] for a group commit that gives way: in one transaction it
+    /// claims for some of the requests (at least the first few lanes) and answers those; on
+    /// SQLite it stops early when an interactive transaction waits for the writer (see
+    /// `writer_gate`). `None` marks a request not claimed for yet: ask again for those. Every
+    /// request for one number is answered in the same call, so a number claims once.
+    fn claim_sends_some(
+        &self,
+        requests: &[ClaimRequest],
+        owner: &LaneOwner,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Option<Claim>>>> + Send;
+
     /// The earliest `not_before` of the number's queued sends (a read: lanes poll it while
     /// idle instead of claiming in a write transaction).
     fn next_ready_at(
@@ -665,6 +666,16 @@ pub trait SendStore: Send + Sync {
         results: &[AttemptResult],
         now: Timestamp,
     ) -> impl Future<Output = Result<FinishSummary>> + Send;
+
+    /// [`Self::finish_attempts`] for a group commit that gives way: in one transaction it
+    /// records the first results (at least a few) and returns how many; on SQLite it stops
+    /// early when an interactive transaction waits for the writer (see `writer_gate`). Call
+    /// again with the rest. A failure wrote nothing of this call.
+    fn finish_attempts_some(
+        &self,
+        results: &[AttemptResult],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(usize, FinishSummary)>> + Send;
 
     /// Matches status webhooks to sends (see the module notes and [`ReconcileWindow`]).
     fn reconcile_sends(

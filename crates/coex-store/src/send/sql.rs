@@ -691,10 +691,31 @@ fn claim_pieces(requests: &[ClaimRequest], lanes: usize) -> Vec<Vec<usize>> {
     pieces
 }
 
+/// Whether `results` name a send more than once.
+fn has_repeats(results: &[AttemptResult]) -> bool {
+    let mut ids = HashSet::with_capacity(results.len());
+    !results.iter().all(|r| ids.insert(r.send.id.get()))
+}
+
+/// Records a batch of attempt results: set-based when every send is named once
+/// ([`finish_run`]), row by row and in order when one is named twice.
+async fn finish_attempts(
+    c: &mut Conn<'_>,
+    results: &[AttemptResult],
+    now: Timestamp,
+) -> Result<FinishSummary> {
+    if has_repeats(results) {
+        return finish_attempts_one_by_one(c, results, now).await;
+    }
+    let mut summary = FinishSummary::default();
+    finish_run(c, results, now, &mut summary).await?;
+    Ok(summary)
+}
+
 /// Records attempt results that name each send once, adding to `summary`: set-based, one
 /// multi-row insert of the attempts, one statement moving the accepted sends, and their
 /// outbound messages stored together; the rest (re-queues, failures) go row by row.
-async fn finish_attempts(
+async fn finish_run(
     c: &mut Conn<'_>,
     results: &[AttemptResult],
     now: Timestamp,
@@ -1323,43 +1344,38 @@ impl SendStore for SqlStore {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        // On SQLite the round goes in pieces of a few lanes; between pieces it lets an
-        // interactive transaction that waits go first (see `crate::writer_gate`). A number
-        // asked for twice is in one piece, so it claims once.
+        in_bulk_tx!(self, |c| claim_sends_many(c, requests, owner, now))
+    }
+
+    async fn claim_sends_some(
+        &self,
+        requests: &[ClaimRequest],
+        owner: &LaneOwner,
+        now: Timestamp,
+    ) -> Result<Vec<Option<Claim>>> {
+        // On SQLite the round goes in pieces of a few lanes; between pieces it gives way to
+        // an interactive transaction that waits (see `crate::writer_gate`). A number asked
+        // for twice is in one piece, so it claims once.
         let demand = self.writer_demand();
         let pieces = claim_pieces(requests, demand.piece(CLAIM_PIECE_LANES));
-        let mut claims: Vec<Option<Claim>> = vec![None; requests.len()];
-        let mut done = 0;
-        while done < pieces.len() {
-            let rest = &pieces[done..];
-            let answered = in_bulk_tx!(self, |c| async {
-                let mut answered = Vec::new();
-                for piece in rest {
-                    let asked: Vec<ClaimRequest> =
-                        piece.iter().map(|&i| requests[i].clone()).collect();
-                    let got = claim_sends_many(c, &asked, owner, now).await?;
-                    answered.push(got);
-                    if demand.waiting() {
-                        break;
-                    }
-                }
-                Ok(answered)
-            })?;
-            done += answered.len();
-            for (piece, got) in rest.iter().zip(answered) {
-                for (&i, claim) in piece.iter().zip(got) {
-                    claims[i] = Some(claim);
+        let answered = in_bulk_tx!(self, |c| async {
+            let mut answered = Vec::new();
+            for piece in &pieces {
+                let asked: Vec<ClaimRequest> = piece.iter().map(|&i| requests[i].clone()).collect();
+                answered.push(claim_sends_many(c, &asked, owner, now).await?);
+                if demand.waiting() {
+                    break;
                 }
             }
+            Ok(answered)
+        })?;
+        let mut claims: Vec<Option<Claim>> = vec![None; requests.len()];
+        for (piece, got) in pieces.iter().zip(answered) {
+            for (&i, claim) in piece.iter().zip(got) {
+                claims[i] = Some(claim);
+            }
         }
-        claims
-            .into_iter()
-            .map(|c| {
-                c.ok_or_else(|| {
-                    StoreError::Corrupt("a claim round left a lane without an answer".into())
-                })
-            })
-            .collect()
+        Ok(claims)
     }
 
     async fn next_ready_at(&self, number: &PhoneNumberId) -> Result<Option<Timestamp>> {
@@ -1378,34 +1394,40 @@ impl SendStore for SqlStore {
         results: &[AttemptResult],
         now: Timestamp,
     ) -> Result<FinishSummary> {
-        let mut ids = HashSet::with_capacity(results.len());
-        if !results.iter().all(|r| ids.insert(r.send.id.get())) {
+        if results.is_empty() {
+            return Ok(FinishSummary::default());
+        }
+        in_bulk_tx!(self, |c| finish_attempts(c, results, now))
+    }
+
+    async fn finish_attempts_some(
+        &self,
+        results: &[AttemptResult],
+        now: Timestamp,
+    ) -> Result<(usize, FinishSummary)> {
+        if results.is_empty() {
+            return Ok((0, FinishSummary::default()));
+        }
+        if has_repeats(results) {
             // A batch naming a send twice is written in order, in one transaction.
-            return in_bulk_tx!(self, |c| finish_attempts_one_by_one(c, results, now));
+            let summary = self.finish_attempts(results, now).await?;
+            return Ok((results.len(), summary));
         }
-        // On SQLite the batch goes in pieces; between pieces it lets an interactive
-        // transaction that waits go first (see `crate::writer_gate`).
+        // On SQLite the batch goes in pieces; between pieces it gives way to an interactive
+        // transaction that waits (see `crate::writer_gate`).
         let demand = self.writer_demand();
-        let mut summary = FinishSummary::default();
-        let mut done = 0;
-        while done < results.len() {
-            let rest = &results[done..];
-            let (written, part) = in_bulk_tx!(self, |c| async {
-                let mut part = FinishSummary::default();
-                let mut written = 0;
-                for piece in rest.chunks(demand.piece(FINISH_PIECE)) {
-                    finish_attempts(c, piece, now, &mut part).await?;
-                    written += piece.len();
-                    if demand.waiting() {
-                        break;
-                    }
+        in_bulk_tx!(self, |c| async {
+            let mut summary = FinishSummary::default();
+            let mut written = 0;
+            for piece in results.chunks(demand.piece(FINISH_PIECE)) {
+                finish_run(c, piece, now, &mut summary).await?;
+                written += piece.len();
+                if demand.waiting() {
+                    break;
                 }
-                Ok((written, part))
-            })?;
-            summary.add(&part);
-            done += written;
-        }
-        Ok(summary)
+            }
+            Ok((written, summary))
+        })
     }
 
     async fn reconcile_sends(

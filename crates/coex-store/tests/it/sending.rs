@@ -87,6 +87,38 @@ async fn another_number(db: &TestDb, id: &str, display: &str) -> coex_core::Phon
         .id
 }
 
+/// `count` more numbers of the fixture's WABA, number `i` with `sends(i)` queued sends, their
+/// lanes taken by `owner` (at `NOW_SECS`).
+async fn busy_lanes(
+    db: &TestDb,
+    count: usize,
+    sends: impl Fn(usize) -> usize,
+    owner: &LaneOwner,
+) -> Vec<coex_core::PhoneNumberId> {
+    let f = db.fixture().await;
+    let mut numbers = Vec::with_capacity(count);
+    for i in 0..count {
+        let n = another_number(db, &format!("2065403522{i:05}"), &format!("1555{i:07}")).await;
+        for j in 0..sends(i) {
+            let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}-{j}"), None);
+            s.number = n.clone();
+            db.store.enqueue(&s).await.unwrap();
+        }
+        numbers.push(n);
+    }
+    let taken = db
+        .store
+        .acquire_lanes(&numbers, owner, t(NOW_SECS), TTL)
+        .await
+        .unwrap();
+    assert!(
+        taken
+            .iter()
+            .all(|o| matches!(o, LeaseOutcome::Acquired { .. }))
+    );
+    numbers
+}
+
 /// A `delivered` status for `wamid` arriving before its message is stored: kept as an orphan.
 async fn overtaking_status(db: &TestDb, wamid: &str) {
     let early = db
@@ -856,29 +888,9 @@ both!(
         // More lanes than one claim statement takes (256): the round is split, and each part
         // binds its own lanes, owner and time.
         const LANES: usize = 300;
-        let f = db.fixture().await;
         let a = owner("a");
         let now = t(NOW_SECS);
-        let mut numbers = Vec::with_capacity(LANES);
-        for i in 0..LANES {
-            let n = another_number(&db, &format!("2065403522{i:05}"), &format!("1555{i:07}")).await;
-            for j in 0..2 {
-                let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}-{j}"), None);
-                s.number = n.clone();
-                db.store.enqueue(&s).await.unwrap();
-            }
-            numbers.push(n);
-        }
-        let taken = db
-            .store
-            .acquire_lanes(&numbers, &a, now, TTL)
-            .await
-            .unwrap();
-        assert!(
-            taken
-                .iter()
-                .all(|o| matches!(o, LeaseOutcome::Acquired { .. }))
-        );
+        let numbers = busy_lanes(&db, LANES, |_| 2, &a).await;
         let requests: Vec<ClaimRequest> = numbers
             .iter()
             .map(|n| ClaimRequest {
@@ -908,29 +920,15 @@ both!(
 );
 
 both!(
-    a_claim_round_in_pieces_answers_every_request_in_order,
+    a_claim_round_in_pieces_answers_every_request_at_its_place,
     |db| async {
         // More lanes than one piece of a round takes (8), and a number asked for again after
         // a later piece began: the repeat is claimed with the first ask (once), and every
         // answer lands at its request's place.
         const LANES: usize = 19;
-        let f = db.fixture().await;
         let a = owner("a");
         let now = t(NOW_SECS);
-        let mut numbers = Vec::with_capacity(LANES);
-        for i in 0..LANES {
-            let n = another_number(&db, &format!("3065403522{i:05}"), &format!("1556{i:07}")).await;
-            for j in 0..i % 3 + 2 {
-                let mut s = new_send(f.ws.id, "+16505551234", &format!("m{i}-{j}"), None);
-                s.number = n.clone();
-                db.store.enqueue(&s).await.unwrap();
-            }
-            numbers.push(n);
-        }
-        db.store
-            .acquire_lanes(&numbers, &a, now, TTL)
-            .await
-            .unwrap();
+        let numbers = busy_lanes(&db, LANES, |i| i % 3 + 2, &a).await;
         let mut requests: Vec<ClaimRequest> = numbers
             .iter()
             .map(|n| ClaimRequest {
@@ -941,7 +939,24 @@ both!(
         // Lanes 2 and 11 have four sends: asked for again, they would claim the other two.
         requests.push(requests[2].clone());
         requests.push(requests[11].clone());
-        let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
+        // `claim_sends_some` answers some lanes per call (all of them here: no interactive
+        // transaction waits); the rest are asked for again.
+        let mut claims: Vec<Option<Claim>> = vec![None; requests.len()];
+        let mut calls = 0;
+        while claims.iter().any(Option::is_none) {
+            calls += 1;
+            assert!(calls <= requests.len(), "every call answers some lanes");
+            let pending: Vec<usize> = (0..requests.len())
+                .filter(|&i| claims[i].is_none())
+                .collect();
+            let asked: Vec<ClaimRequest> = pending.iter().map(|&i| requests[i].clone()).collect();
+            let got = db.store.claim_sends_some(&asked, &a, now).await.unwrap();
+            assert_eq!(got.len(), asked.len());
+            for (&i, answer) in pending.iter().zip(got) {
+                claims[i] = answer;
+            }
+        }
+        let claims: Vec<Claim> = claims.into_iter().flatten().collect();
         assert_eq!(claims.len(), LANES + 2);
         for (i, (c, n)) in claims.iter().zip(&numbers).enumerate() {
             assert_eq!(c.sends.len(), 2, "lane {i}: its limit");
@@ -961,11 +976,11 @@ both!(
 );
 
 both!(
-    a_large_batch_of_results_commits_in_pieces_beside_enqueues,
+    a_large_batch_of_results_is_written_in_pieces_beside_enqueues,
     |db| async {
-        // A batch of results spanning many pieces (32 results each), written while other
-        // enqueues ask for the writer (on SQLite the batch may then commit part by part):
-        // every result is recorded once and the summary counts the whole batch.
+        // A batch of results spanning many pieces (32 results each), written through
+        // `finish_attempts_some` while other enqueues ask for the writer (on SQLite a call may
+        // then stop early): every result is recorded once and the summaries add up.
         const SENDS: usize = 150;
         let f = db.fixture().await;
         let a = owner("a");
@@ -1021,12 +1036,27 @@ both!(
                 }
             })
         };
-        let summary = db.store.finish_attempts(&results, now).await.unwrap();
+        let (mut written, mut calls) = (0, 0);
+        let (mut accepted, mut failed, mut stale) = (0, 0, 0);
+        while written < results.len() {
+            calls += 1;
+            let (n, part) = db
+                .store
+                .finish_attempts_some(&results[written..], now)
+                .await
+                .unwrap();
+            assert!(
+                n > 0 && calls <= results.len(),
+                "every call writes some results"
+            );
+            written += n;
+            accepted += part.accepted;
+            failed += part.failed;
+            stale += part.stale;
+        }
         enqueues.await.unwrap();
-        assert_eq!(
-            (summary.accepted, summary.failed, summary.stale),
-            (135, 15, 0)
-        );
+        assert_eq!(written, SENDS);
+        assert_eq!((accepted, failed, stale), (135, 15, 0));
         let lane = db.store.get_lane(&number()).await.unwrap();
         assert_eq!((lane.queued, lane.sending), (20, 0));
         for (i, s) in claim.sends.iter().enumerate() {
