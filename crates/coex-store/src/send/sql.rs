@@ -1410,8 +1410,8 @@ impl SendStore for SqlStore {
         }
         if has_repeats(results) {
             // A batch naming a send twice is written in order, in one transaction.
-            let summary = self.finish_attempts(results, now).await?;
-            return Ok((results.len(), summary));
+            return in_bulk_tx!(self, |c| finish_attempts_one_by_one(c, results, now))
+                .map(|summary| (results.len(), summary));
         }
         // On SQLite the batch goes in pieces; between pieces it gives way to an interactive
         // transaction that waits (see `crate::writer_gate`).

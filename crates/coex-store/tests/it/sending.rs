@@ -119,6 +119,17 @@ async fn busy_lanes(
     numbers
 }
 
+/// One claim request per number, each for up to `limit` sends.
+fn claim_requests(numbers: &[coex_core::PhoneNumberId], limit: u32) -> Vec<ClaimRequest> {
+    numbers
+        .iter()
+        .map(|n| ClaimRequest {
+            number: n.clone(),
+            limit,
+        })
+        .collect()
+}
+
 /// A `delivered` status for `wamid` arriving before its message is stored: kept as an orphan.
 async fn overtaking_status(db: &TestDb, wamid: &str) {
     let early = db
@@ -891,13 +902,7 @@ both!(
         let a = owner("a");
         let now = t(NOW_SECS);
         let numbers = busy_lanes(&db, LANES, |_| 2, &a).await;
-        let requests: Vec<ClaimRequest> = numbers
-            .iter()
-            .map(|n| ClaimRequest {
-                number: n.clone(),
-                limit: 1,
-            })
-            .collect();
+        let requests = claim_requests(&numbers, 1);
         for round in 0..2 {
             let claims = db.store.claim_sends_many(&requests, &a, now).await.unwrap();
             assert_eq!(claims.len(), LANES);
@@ -929,13 +934,7 @@ both!(
         let a = owner("a");
         let now = t(NOW_SECS);
         let numbers = busy_lanes(&db, LANES, |i| i % 3 + 2, &a).await;
-        let mut requests: Vec<ClaimRequest> = numbers
-            .iter()
-            .map(|n| ClaimRequest {
-                number: n.clone(),
-                limit: 2,
-            })
-            .collect();
+        let mut requests = claim_requests(&numbers, 2);
         // Lanes 2 and 11 have four sends: asked for again, they would claim the other two.
         requests.push(requests[2].clone());
         requests.push(requests[11].clone());
