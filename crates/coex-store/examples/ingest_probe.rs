@@ -66,6 +66,7 @@ async fn main() {
                     origin: Origin::Campaign,
                     sender: None,
                     content: MessageContent::text("offer"),
+                    send: None,
                 })],
             })
             .collect();

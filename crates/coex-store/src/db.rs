@@ -458,6 +458,32 @@ pub(crate) fn row_runs(n: usize, max: usize) -> Vec<(usize, usize)> {
     runs
 }
 
+/// Splits `n` keys to look up into runs of at most `max` (a power of two) as
+/// `(start, len, shape)`: each run is one statement whose `VALUES` list has `shape` rows, the
+/// power of two at or above `len`, filled by repeating the run's last key ([`padded`]). A
+/// lookup finds the same rows with a key repeated, so reads need one statement per run where
+/// [`row_runs`] (for writes, which must not repeat a row) takes up to one per bit of `n`.
+pub(crate) fn lookup_runs(n: usize, max: usize) -> Vec<(usize, usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = (n - start).min(max);
+        runs.push((start, len, len.next_power_of_two()));
+        start += len;
+    }
+    runs
+}
+
+/// The keys of one [`lookup_runs`] run, the last repeated up to `shape`.
+pub(crate) fn padded<T>(run: &[T], shape: usize) -> impl Iterator<Item = &T> {
+    let fill = run
+        .last()
+        .into_iter()
+        .cycle()
+        .take(shape.saturating_sub(run.len()));
+    run.iter().chain(fill)
+}
+
 /// The `VALUES` list of a multi-row statement: `($1, $2), ($3, $4)` on PostgreSQL, and
 /// `(?, ?), (?, ?)` on SQLite, where numbered parameters cost a linear name lookup each when
 /// bound (quadratic for a statement with hundreds of them). Such a statement's other
@@ -500,6 +526,23 @@ pub(crate) fn param(dialect: Dialect, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_runs_cover_everything_in_few_statements_of_few_shapes() {
+        assert_eq!(lookup_runs(0, 128), vec![]);
+        assert_eq!(lookup_runs(1, 128), vec![(0, 1, 1)]);
+        assert_eq!(lookup_runs(100, 128), vec![(0, 100, 128)]);
+        assert_eq!(
+            lookup_runs(300, 128),
+            vec![(0, 128, 128), (128, 128, 128), (256, 44, 64)]
+        );
+        let keys = [1, 2, 3];
+        assert_eq!(
+            padded(&keys, 4).copied().collect::<Vec<_>>(),
+            vec![1, 2, 3, 3]
+        );
+        assert_eq!(padded(&keys, 3).copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+    }
 
     #[test]
     fn runs_are_powers_of_two_covering_everything() {

@@ -42,6 +42,11 @@ const SQLITE: Embedded = &[
         "archive_encoding",
         include_str!("../migrations/sqlite/0005_archive_encoding.sql"),
     ),
+    (
+        6,
+        "message_send",
+        include_str!("../migrations/sqlite/0006_message_send.sql"),
+    ),
 ];
 
 /// `migrations/postgres/<version>_<description>.sql`, in order.
@@ -70,6 +75,11 @@ const POSTGRES: Embedded = &[
         5,
         "archive_encoding",
         include_str!("../migrations/postgres/0005_archive_encoding.sql"),
+    ),
+    (
+        6,
+        "message_send",
+        include_str!("../migrations/postgres/0006_message_send.sql"),
     ),
 ];
 
@@ -110,6 +120,7 @@ pub(crate) async fn postgres() -> Result<Migrator, sqlx::migrate::MigrateError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coex_testdb::{Backend, TestDb};
 
     fn on_disk(dialect: &str) -> Vec<(i64, String)> {
         let dir = std::path::PathBuf::from(
@@ -139,5 +150,91 @@ mod tests {
     fn every_migration_file_is_embedded() {
         assert_eq!(listed(SQLITE), on_disk("sqlite"));
         assert_eq!(listed(POSTGRES), on_disk("postgres"));
+    }
+
+    /// What a store at migration 5 held: a send Meta accepted (`wamid.A`) with its message,
+    /// and a customer's message.
+    const BEFORE_MESSAGE_SEND: &str = "\
+        INSERT INTO workspaces (id, slug, name, created_at) VALUES (1, 'w', 'W', 0); \
+        INSERT INTO wabas (id, workspace_id, created_at) VALUES ('100', 1, 0); \
+        INSERT INTO numbers (id, workspace_id, waba_id, display_phone, kind, tier, state, \
+          state_changed_at, created_at, updated_at) \
+          VALUES ('200', 1, '100', '15550000000', 'coexistence', 'tier_250', 'connected', 0, 0, 0); \
+        INSERT INTO contacts (id, workspace_id, phone, created_at, updated_at) \
+          VALUES (1, 1, '16505551234', 0, 0); \
+        INSERT INTO conversations (id, workspace_id, number_id, contact_id, created_at, last_message_at) \
+          VALUES (1, 1, '200', 1, 0, 0); \
+        INSERT INTO messages (id, number_id, wamid, conversation_id, direction, origin, kind, sent_at, stored_at) \
+          VALUES (1, '200', 'wamid.A', 1, 'outbound', 'api_agent', 'text', 0, 0), \
+                 (2, '200', 'wamid.B', 1, 'inbound', 'customer', 'text', 0, 0); \
+        INSERT INTO sends (id, workspace_id, number_id, customer_phone, recipient_kind, recipient, \
+          origin, kind, request, content, category, business_initiated, estimated_micros, currency, \
+          state, not_before, wamid, created_at, updated_at) \
+          VALUES (7, 1, '200', '16505551234', 'phone', '16505551234', 'api_agent', 'text', '{}', '{}', \
+                  'service', FALSE, 0, 'USD', 'accepted', 0, 'wamid.A', 0, 0);";
+
+    /// Migration 6 links the messages of earlier sends to them (and drops the index it replaces).
+    async fn message_send_links_earlier_sends(backend: Backend) {
+        let db = TestDb::create(backend, "migrate").await;
+        let select = "SELECT wamid, send_id FROM messages ORDER BY id";
+        let expected = vec![
+            ("wamid.A".to_owned(), Some(7)),
+            ("wamid.B".to_owned(), None),
+        ];
+        match backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+                let before = Migrator::new(Source(&SQLITE[..5])).await.unwrap();
+                before.run(&pool).await.unwrap();
+                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlite().await.unwrap().run(&pool).await.unwrap();
+                let rows: Vec<(String, Option<i64>)> =
+                    sqlx::query_as(select).fetch_all(&pool).await.unwrap();
+                assert_eq!(rows, expected);
+                let index: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sends_by_wamid'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                assert_eq!(index, 0);
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+                let before = Migrator::new(Source(&POSTGRES[..5])).await.unwrap();
+                before.run(&pool).await.unwrap();
+                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                postgres().await.unwrap().run(&pool).await.unwrap();
+                let rows: Vec<(String, Option<i64>)> =
+                    sqlx::query_as(select).fetch_all(&pool).await.unwrap();
+                assert_eq!(rows, expected);
+                let index: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'sends_by_wamid'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                assert_eq!(index, 0);
+                pool.close().await;
+            }
+        }
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn message_send_links_earlier_sends_sqlite() {
+        message_send_links_earlier_sends(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn message_send_links_earlier_sends_postgres() {
+        message_send_links_earlier_sends(Backend::Postgres).await;
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AccountEventKind, ArchiveId, CustomerKey, CustomerRef, Direction, MessageContent,
-    MessageStatus, MetaError, Origin, Pricing, Timestamp, named_enum,
+    MessageStatus, MetaError, Origin, Pricing, SendId, Timestamp, named_enum,
 };
 use crate::{Bsuid, PhoneNumber, PhoneNumberId, WabaId, Wamid};
 
@@ -196,6 +196,10 @@ pub struct SentMessage {
     #[serde(default)]
     pub sender: Option<String>,
     pub content: MessageContent,
+    /// The send request it went out through, when the platform's send queue sent it: stored
+    /// with the message, it is how a `failed` status finds its send.
+    #[serde(default)]
+    pub send: Option<SendId>,
 }
 
 /// An edit of an earlier message. Applied when the original is (or later becomes) known.

@@ -1,5 +1,5 @@
 //! Our own row identifiers (workspaces, contacts, conversations, messages, archived webhooks,
-//! event sequence numbers), the workspace slug, and keyset pagination.
+//! sends, event sequence numbers), the workspace slug, and keyset pagination.
 //!
 //! Meta's ids live in `crate::ids`; these are the store's surrogate keys. They are newtypes so a
 //! contact id can't be passed where a conversation id is meant.
@@ -58,6 +58,10 @@ row_id!(
 row_id!(
     /// A raw webhook body kept for replay.
     ArchiveId
+);
+row_id!(
+    /// A send request in the durable send queue (its attempts hang off it).
+    SendId
 );
 row_id!(
     /// A position in a workspace's event feed; strictly increasing, gap-free, in commit order.

@@ -26,7 +26,7 @@ pub use ingest::{
     StatusUpdate, UserIdChange,
 };
 pub use keys::{
-    ArchiveId, ContactId, ConversationId, Cursor, EventSeq, MessageId, Page, PageRequest,
+    ArchiveId, ContactId, ConversationId, Cursor, EventSeq, MessageId, Page, PageRequest, SendId,
     WorkspaceId, WorkspaceSlug,
 };
 pub use message::{

@@ -513,6 +513,7 @@ impl Env {
                     origin: Origin::ApiAgent,
                     sender: Some("agent:test".into()),
                     content,
+                    send: None,
                 })],
             }],
         };

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{Applier, NumberInfo, runs::RUN};
 use crate::Result;
-use crate::db::{Arg, Dialect, ToArg, args, param, row_runs, values_list};
+use crate::db::{Arg, Dialect, ToArg, args, lookup_runs, padded, param, row_runs, values_list};
 
 /// A contact-sync item waiting to be recorded with the others of its batch.
 #[derive(Debug)]
@@ -347,16 +347,15 @@ impl Applier<'_, '_> {
             // A contact is new to the job when all its items are this batch's.
             let keys: Vec<(&String, i64)> = keys.iter().map(|(k, n)| (k, *n)).collect();
             let mut first_seen = 0i64;
-            for (start, len) in row_runs(keys.len(), RUN) {
+            for (start, len, shape) in lookup_runs(keys.len(), RUN) {
                 let d = self.conn.dialect();
                 let sql = format!(
                     "SELECT contact_key, COUNT(*) AS n FROM contact_sync_items \
                      WHERE contact_key IN (VALUES {}) AND number_id = {} GROUP BY contact_key",
-                    values_list(d, len, 1),
-                    param(d, len + 1)
+                    values_list(d, shape, 1),
+                    param(d, shape + 1)
                 );
-                let mut binds: Vec<Arg<'_>> = keys[start..start + len]
-                    .iter()
+                let mut binds: Vec<Arg<'_>> = padded(&keys[start..start + len], shape)
                     .map(|(k, _)| Arg::Text(Some(k.as_str())))
                     .collect();
                 binds.push(Arg::Text(Some(number)));

@@ -7,7 +7,7 @@
 use coex_core::model::{
     Author, ConversationId, CustomerRef, Direction, EventKind, HistoryChunk, HistoryDeclined,
     HistoryMedia, MediaRef, MessageContent, MessageEdit, MessageKind, MessageRevoke, MessageStatus,
-    MetaError, Origin, Pricing, RawJson, StatusUpdate, SyncState, Timestamp,
+    MetaError, Origin, Pricing, RawJson, SendId, StatusUpdate, SyncState, Timestamp,
 };
 use coex_core::{MediaId, PhoneNumberId, Wamid};
 use std::collections::HashSet;
@@ -34,6 +34,8 @@ pub(super) struct NewMessage<'e> {
     pub error: Option<&'e MetaError>,
     /// When the body carrying it was received (`stored_at`).
     pub stored_at: Timestamp,
+    /// The send request it went out through (API messages the send queue sent).
+    pub send: Option<SendId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,8 @@ pub(super) struct InsertedKeys {
     pub fresh: HashSet<(String, String)>,
     /// Those of them with parked patches waiting.
     pub patched: HashSet<(String, String)>,
+    /// Those of them with statuses that overtook them, parked as orphans.
+    pub orphaned: HashSet<(String, String)>,
 }
 
 enum Outcome {
@@ -220,7 +224,8 @@ impl Applier<'_, '_> {
     }
 
     /// [`Self::insert_messages`] for messages of any numbers: what was new, and what has
-    /// parked patches waiting, as (number, wamid).
+    /// parked patches or orphan statuses waiting, as (number, wamid). (Asking in the insert's
+    /// `RETURNING` saves a statement per run: the answer is almost always no.)
     ///
     /// PostgreSQL: the wamids' advisory locks are taken first (see [`Self::lock_wamid`]), and
     /// the insert, a statement started after they were granted, sees every patch parked by a
@@ -229,18 +234,21 @@ impl Applier<'_, '_> {
         &mut self,
         rows: &[(&PhoneNumberId, ConversationId, &NewMessage<'_>)],
     ) -> Result<InsertedKeys> {
-        const COLS: usize = 21;
+        const COLS: usize = 22;
         let keys: Vec<(&PhoneNumberId, &Wamid)> =
             rows.iter().map(|(n, _, m)| (*n, m.wamid)).collect();
         self.lock_message_keys(&keys).await?;
         let sql = format!(
             "INSERT INTO messages (number_id, wamid, conversation_id, direction, origin, sender, kind, body, \
                media_id, media_mime, media_sha256, media_filename, reply_to, payload, sent_at, stored_at, \
-               status, status_at, error_code, error_title, error_details) \
+               status, status_at, error_code, error_title, error_details, send_id) \
              VALUES {} ON CONFLICT (number_id, wamid) DO NOTHING \
              RETURNING number_id, wamid, EXISTS (SELECT 1 FROM message_patches p \
                WHERE p.number_id = messages.number_id AND p.target_wamid = messages.wamid \
-                 AND NOT p.applied) AS patched",
+                 AND NOT p.applied) AS patched, \
+               EXISTS (SELECT 1 FROM status_history h \
+               WHERE h.number_id = messages.number_id AND h.wamid = messages.wamid \
+                 AND NOT h.applied) AS orphaned",
             values_list(self.conn.dialect(), rows.len(), COLS)
         );
         let mut binds = Vec::with_capacity(rows.len() * COLS);
@@ -269,6 +277,7 @@ impl Applier<'_, '_> {
             binds.push(Arg::Int(m.error.map(|e| e.code)));
             binds.push(Arg::Text(m.error.map(|e| e.title.as_str())));
             binds.push(Arg::Text(m.error.and_then(|e| e.details.as_deref())));
+            binds.push(Arg::Int(m.send.map(SendId::get)));
         }
         let returned = self.conn.all(&sql, &binds).await?;
         let mut out = InsertedKeys::default();
@@ -276,6 +285,9 @@ impl Applier<'_, '_> {
             let key = (r.str("number_id")?, r.str("wamid")?);
             if r.bool("patched")? {
                 out.patched.insert(key.clone());
+            }
+            if r.bool("orphaned")? {
+                out.orphaned.insert(key.clone());
             }
             out.fresh.insert(key);
         }
@@ -893,6 +905,7 @@ impl Applier<'_, '_> {
                     status: m.status,
                     error: None,
                     stored_at: self.received_at,
+                    send: None,
                 };
                 (m, contact, conversation, new)
             })

@@ -1,9 +1,9 @@
 //! Applying an [`IngestBatch`] inside one transaction.
 //!
 //! The order of work in [`run`]:
-//! 1. bulk inserts of the raw bodies and of the status history (the history's unique key
-//!    tells which statuses are new; the rest are redeliveries); a read-ahead of the numbers,
-//!    contacts and conversations the batch names, a few statements for all of them;
+//! 1. a read-ahead of the numbers, contacts and conversations the batch names, a few
+//!    statements for all of them; bulk inserts of the raw bodies and of the status history
+//!    (the history's unique key tells which statuses are new; the rest are redeliveries);
 //! 2. the events, in order, by an [`Applier`] with per-batch caches (numbers, contacts,
 //!    conversations), except that new messages (inbound, echo, sent) are gathered into runs
 //!    inserted in bulk (see `runs`); statuses may pass a run, nothing else does;
@@ -49,11 +49,14 @@ pub(crate) async fn run(
 ) -> Result<BatchOutcome> {
     let mut a = Applier::new(conn, now);
     a.prepare().await?;
-    // Bulk work first, one multi-row statement per few hundred rows: the raw bodies, and the
+    // The read-ahead first: the numbers and customers the batch names, a few statements for
+    // all of them (recording the statuses asks for their numbers, which would otherwise be
+    // one lookup each).
+    a.prefetch_batch(batch).await?;
+    // Bulk work next, one multi-row statement per few hundred rows: the raw bodies, and the
     // status history (whose conflicts tell which statuses are new).
     let archives = a.archive_all(batch).await?;
     a.record_statuses(batch).await?;
-    a.prefetch_batch(batch).await?;
     // Message events (new messages of any origin but history) go in runs, in bulk: one
     // insert for many. The rest are applied one by one, in order.
     let mut run: Vec<Queued<'_>> = Vec::new();

@@ -27,7 +27,7 @@ use coex_core::{PhoneNumberId, Wamid};
 use super::identity::{ContactRow, Placement};
 use super::messages::{NewMessage, stored_status};
 use super::{Applier, NumberInfo};
-use crate::db::{Arg, ToArg, row_runs, values_list};
+use crate::db::{Arg, ToArg, lookup_runs, padded, row_runs, values_list};
 use crate::{Result, StoreError};
 
 /// Rows per multi-row statement.
@@ -77,6 +77,7 @@ fn message_parts<'e>(
                 status: None,
                 error: m.error.as_ref(),
                 stored_at,
+                send: None,
             },
         ),
         Ingest::Echo(m) => (
@@ -92,6 +93,7 @@ fn message_parts<'e>(
                 status: Some(MessageStatus::Sent),
                 error: None,
                 stored_at,
+                send: None,
             },
         ),
         Ingest::Sent(m) => (
@@ -107,6 +109,7 @@ fn message_parts<'e>(
                 status: Some(MessageStatus::Pending),
                 error: None,
                 stored_at,
+                send: m.send,
             },
         ),
         _ => return None,
@@ -170,6 +173,7 @@ impl Applier<'_, '_> {
         self.created_conversations.clear();
         let mut fresh = HashSet::new();
         let mut patched = HashSet::new();
+        let mut orphaned = HashSet::new();
         for (start, len) in row_runs(known.len(), RUN) {
             let rows: Vec<_> = (start..start + len)
                 .map(|i| (&known[i].0.id, placed[i].1, &known[i].2))
@@ -177,8 +181,9 @@ impl Applier<'_, '_> {
             let inserted = self.insert_message_rows(&rows).await?;
             fresh.extend(inserted.fresh);
             patched.extend(inserted.patched);
+            orphaned.extend(inserted.orphaned);
         }
-        let mut stored: Vec<(&NumberInfo, &Wamid)> = Vec::new();
+        let mut overtaken: Vec<(&NumberInfo, &Wamid)> = Vec::new();
         for (i, (info, customer, new, q)) in known.iter().enumerate() {
             self.received_at = q.received_at;
             self.archive = q.archive;
@@ -198,11 +203,13 @@ impl Applier<'_, '_> {
             if patched.contains(&key) {
                 self.replay_pending_patches(info, new.wamid).await?;
             }
-            stored.push((info, new.wamid));
+            if orphaned.contains(&key) {
+                overtaken.push((info, new.wamid));
+            }
         }
         // Statuses can overtake their message (the send path's commit, a redelivered echo);
         // they wait as orphans.
-        self.replay_orphans_of(&stored).await?;
+        self.replay_orphans_of(&overtaken).await?;
         (self.received_at, self.archive) = outer;
         Ok(())
     }
@@ -252,13 +259,12 @@ impl Applier<'_, '_> {
                 missing.push(id);
             }
         }
-        for (start, len) in row_runs(missing.len(), RUN) {
+        for (start, len, shape) in lookup_runs(missing.len(), RUN) {
             let sql = format!(
                 "SELECT id, workspace_id FROM numbers WHERE id IN (VALUES {})",
-                values_list(self.conn.dialect(), len, 1)
+                values_list(self.conn.dialect(), shape, 1)
             );
-            let binds: Vec<Arg<'_>> = missing[start..start + len]
-                .iter()
+            let binds: Vec<Arg<'_>> = padded(&missing[start..start + len], shape)
                 .map(|id| id.to_arg())
                 .collect();
             let mut found = HashMap::new();
@@ -362,10 +368,10 @@ impl Applier<'_, '_> {
         key_of: impl Fn(&crate::db::Row, &ContactRow) -> Result<Option<String>>,
     ) -> Result<HashMap<(i64, String), ContactRow>> {
         let mut found = HashMap::new();
-        for (start, len) in row_runs(keys.len(), RUN) {
-            let sql = format!("{head}{})", values_list(self.conn.dialect(), len, 2));
-            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * 2);
-            for (ws, k) in &keys[start..start + len] {
+        for (start, len, shape) in lookup_runs(keys.len(), RUN) {
+            let sql = format!("{head}{})", values_list(self.conn.dialect(), shape, 2));
+            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(shape * 2);
+            for (ws, k) in padded(&keys[start..start + len], shape) {
                 binds.push(Arg::Int(Some(*ws)));
                 binds.push(Arg::Text(Some(k)));
             }
@@ -388,14 +394,14 @@ impl Applier<'_, '_> {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        for (start, len) in row_runs(pairs.len(), RUN) {
+        for (start, len, shape) in lookup_runs(pairs.len(), RUN) {
             let sql = format!(
                 "SELECT id, number_id, contact_id FROM conversations \
                  WHERE (number_id, contact_id) IN (VALUES {})",
-                values_list(self.conn.dialect(), len, 2)
+                values_list(self.conn.dialect(), shape, 2)
             );
-            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * 2);
-            for (number, contact) in &pairs[start..start + len] {
+            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(shape * 2);
+            for (number, contact) in padded(&pairs[start..start + len], shape) {
                 binds.push(number.to_arg());
                 binds.push(contact.to_arg());
             }
@@ -417,15 +423,15 @@ impl Applier<'_, '_> {
     /// Applies the statuses that arrived before these messages, in the order they occurred.
     async fn replay_orphans_of(&mut self, stored: &[(&NumberInfo, &Wamid)]) -> Result<()> {
         let mut orphans = Vec::new();
-        for (start, len) in row_runs(stored.len(), RUN) {
+        for (start, len, shape) in lookup_runs(stored.len(), RUN) {
             let sql = format!(
                 "SELECT number_id, wamid, status, occurred_at, error_code, error_title, error_details, \
                    pricing_billable, pricing_model, pricing_type, pricing_category \
                  FROM status_history WHERE NOT applied AND (number_id, wamid) IN (VALUES {})",
-                values_list(self.conn.dialect(), len, 2)
+                values_list(self.conn.dialect(), shape, 2)
             );
-            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(len * 2);
-            for (info, wamid) in &stored[start..start + len] {
+            let mut binds: Vec<Arg<'_>> = Vec::with_capacity(shape * 2);
+            for (info, wamid) in padded(&stored[start..start + len], shape) {
                 binds.push(info.id.to_arg());
                 binds.push(wamid.to_arg());
             }

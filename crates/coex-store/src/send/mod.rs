@@ -12,13 +12,15 @@
 //!   `send_attempts` row per request made (Meta's answer, the duration) and moves the send on;
 //!   a failure only changes its state.
 //! - **The wamid with the message.** An accepted send gets its wamid in the same transaction
-//!   that records the outbound message through the ingest apply path (`Ingest::Sent`), so
-//!   status webhooks that overtook the commit (parked as orphans) are applied right there.
+//!   that records the outbound message through the ingest apply path (`Ingest::Sent`, the
+//!   message naming its send), so status webhooks that overtook the commit (parked as orphans)
+//!   are applied right there.
 //! - **Crash recovery.** A lane taken over from another owner (whose lease expired) has its
 //!   `sending` rows put back in the queue with an `abandoned` attempt each: a request that was
 //!   in flight may be sent a second time (at most once more); nothing else is resent.
-//! - **Reconciliation.** [`SendStore::reconcile_sends`] matches status webhooks to sends by
-//!   wamid: a `failed` status fails the send (131047 makes it `needs_template`), and a send
+//! - **Reconciliation.** [`SendStore::reconcile_sends`] matches status webhooks to sends
+//!   through their messages: a `failed` status fails the send (131047 makes it
+//!   `needs_template`), and a send
 //!   Meta accepted that no status confirmed in time becomes `sent_unconfirmed`.
 
 mod sql;
@@ -37,32 +39,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
-/// A send's row id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SendId(i64);
-
-impl SendId {
-    pub const fn new(raw: i64) -> Self {
-        Self(raw)
-    }
-
-    pub const fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Debug for SendId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SendId({})", self.0)
-    }
-}
-
-impl fmt::Display for SendId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
+/// A send's row id (defined with the other row ids, since a sent message names its send).
+pub use coex_core::model::SendId;
 
 /// A stored value that is not one of a send enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -845,13 +845,21 @@ async fn store_sent(
     };
     apply::run(c, &batch, now).await?;
     // A `failed` status that overtook the commit was applied just now: reconcile it (one
-    // statement over the id range; other accepted sends in it are fair game too).
+    // statement over the id range; other accepted sends in it are fair game too). Meta
+    // answers a request before any status of it, so only failed statuses received since the
+    // batch's first request are read (less a margin for another process's clock).
     let ids = accepted.iter().map(|(r, _)| r.send.id.get());
-    if let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) {
-        fail_from_status(c, Some((lo, hi)), None, now).await?;
+    let first_request = accepted.iter().map(|(r, _)| r.started_at).min();
+    if let (Some(lo), Some(hi), Some(first)) = (ids.clone().min(), ids.max(), first_request) {
+        let since = first.plus_millis(-OVERTAKE_CLOCK_MARGIN_MS);
+        fail_from_status(c, Some((lo, hi)), Some(since), now).await?;
     }
     Ok(())
 }
+
+/// How far another process's clock may lag this one's where a status that overtook a send's
+/// commit is looked for (received_at is the receiving process's clock).
+const OVERTAKE_CLOCK_MARGIN_MS: i64 = 10 * 60 * 1000;
 
 fn sent_message(r: &AttemptResult, wamid: &Wamid) -> SentMessage {
     let s = &r.send;
@@ -863,6 +871,7 @@ fn sent_message(r: &AttemptResult, wamid: &Wamid) -> SentMessage {
         origin: s.origin,
         sender: s.sender.clone(),
         content: s.content.clone(),
+        send: Some(s.id),
     }
 }
 
@@ -1020,8 +1029,9 @@ async fn finish(
 }
 
 /// Fails accepted sends whose message got a `failed` status: those with ids in `ids`
-/// (inclusive range), or those whose failed status arrived since `since`. 131047 makes a
-/// send `needs_template`.
+/// (inclusive range) and whose failed status arrived since `since`, either bound optional.
+/// 131047 makes a send `needs_template`. The way in is the few failed statuses (a partial
+/// index), then their messages (unique by number and wamid), which name their send.
 async fn fail_from_status(
     c: &mut Conn<'_>,
     ids: Option<(i64, i64)>,
@@ -1034,8 +1044,8 @@ async fn fail_from_status(
                state = CASE WHEN h.error_code = 131047 THEN 'needs_template' ELSE 'failed' END, \
                error_code = h.error_code, error_title = COALESCE(h.error_title, 'failed'), \
                error_detail = h.error_details, finished_at = $1, updated_at = $1 \
-             FROM status_history h \
-             WHERE h.number_id = sends.number_id AND h.wamid = sends.wamid AND h.status = 'failed' \
+             FROM status_history h JOIN messages m ON m.number_id = h.number_id AND m.wamid = h.wamid \
+             WHERE m.send_id = sends.id AND h.status = 'failed' \
                AND sends.state IN ('accepted', 'sent_unconfirmed') \
                AND ($2 IS NULL OR sends.id >= $2) AND ($3 IS NULL OR sends.id <= $3) \
                AND ($4 IS NULL OR h.received_at >= $4) \

@@ -190,6 +190,7 @@ pub fn sent(wamid: &str, customer: CustomerRef, secs: i64, text: &str) -> Ingest
         origin: Origin::ApiAgent,
         sender: Some("agent:alice".into()),
         content: MessageContent::text(text),
+        send: None,
     })
 }
 

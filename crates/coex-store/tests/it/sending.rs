@@ -586,6 +586,64 @@ both!(status_webhooks_reconcile_sends, |db| async {
 });
 
 both!(
+    a_failed_status_that_overtook_the_accept_fails_the_send_in_that_commit,
+    |db| async {
+        let f = db.fixture().await;
+        let a = owner("a");
+        let now = t(NOW_SECS);
+        for i in 0..2 {
+            db.store
+                .enqueue(&new_send(f.ws.id, &format!("+1650555124{i}"), "x", None))
+                .await
+                .unwrap();
+        }
+        db.store
+            .acquire_lane(&number(), &a, now, TTL)
+            .await
+            .unwrap();
+        let claimed = db
+            .store
+            .claim_sends(&number(), &a, now, 10)
+            .await
+            .unwrap()
+            .sends;
+        assert_eq!(claimed.len(), 2);
+        // Meta answered the request, then its `failed` status was committed before the answer
+        // was: the status waits as an orphan.
+        let failed = status("wamid.O0", MessageStatus::Failed, NOW_SECS + 1);
+        assert_eq!(db.apply(vec![failed]).await.statuses_orphaned, 1);
+        let results: Vec<AttemptResult> = claimed
+            .iter()
+            .enumerate()
+            .map(|(i, s)| accepted(s, &a, &format!("wamid.O{i}"), NOW_SECS))
+            .collect();
+        let summary = db.store.finish_attempts(&results, now).await.unwrap();
+        assert_eq!(summary.accepted, 2);
+        // The commit that stored the message applied the status and, through the message,
+        // failed its send; the other send stays accepted.
+        let s0 = db.store.get_send(claimed[0].id).await.unwrap();
+        assert_eq!(s0.state, SendState::Failed);
+        assert_eq!(s0.wamid, Some(w("wamid.O0")));
+        assert_eq!(
+            db.message("wamid.O0").await.status,
+            Some(MessageStatus::Failed)
+        );
+        assert_eq!(
+            db.store.get_send(claimed[1].id).await.unwrap().state,
+            SendState::Accepted
+        );
+        // A later reconciliation finds nothing more to do.
+        let window = ReconcileWindow {
+            failed_since: now,
+            accepted_from: now,
+            accepted_to: now.plus_millis(1),
+        };
+        let r = db.store.reconcile_sends(&window, now).await.unwrap();
+        assert!(r.failed.is_empty() && r.needs_template.is_empty());
+    }
+);
+
+both!(
     cost_rows_group_by_day_category_and_meta_pricing,
     |db| async {
         let f = db.fixture().await;

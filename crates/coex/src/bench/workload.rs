@@ -329,6 +329,7 @@ impl Generator {
                 origin: Origin::ApiAgent,
                 sender: None,
                 content: MessageContent::text("Your order has shipped."),
+                send: None,
             };
             sent.push(PlannedSend {
                 number,
