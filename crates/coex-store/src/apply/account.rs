@@ -187,17 +187,21 @@ impl Applier<'_, '_> {
         c: &ContactSync,
     ) -> Result<()> {
         self.app_activity(&info.id, c.timestamp);
-        let id = self.resolve_contact(info, &c.customer).await?;
+        let (id, created) = self.resolve_app_contact(info, c).await?;
         self.touch_display(id, &c.customer).await?;
-        let changed = self
-            .conn
-            .exec(
-                "UPDATE contacts SET app_full_name = $2, app_first_name = $3, in_app_contacts = TRUE, \
-                   app_changed_at = $4, updated_at = $5 \
-                 WHERE id = $1 AND (app_changed_at IS NULL OR app_changed_at < $4)",
-                args![id, c.full_name, c.first_name, c.timestamp, self.received_at],
-            )
-            .await?;
+        // A contact created just now has the app's names already.
+        let changed = if created {
+            1
+        } else {
+            self.conn
+                .exec(
+                    "UPDATE contacts SET app_full_name = $2, app_first_name = $3, in_app_contacts = TRUE, \
+                       app_changed_at = $4, updated_at = $5 \
+                     WHERE id = $1 AND (app_changed_at IS NULL OR app_changed_at < $4)",
+                    args![id, c.full_name, c.first_name, c.timestamp, self.received_at],
+                )
+                .await?
+        };
         let item = SyncItem {
             key: &c.customer.key,
             action: "add",

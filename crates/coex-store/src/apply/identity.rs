@@ -10,8 +10,8 @@
 //! - only one is known: the other key is attached to it; none: a contact is created.
 
 use coex_core::model::{
-    ContactId, ConversationId, CustomerKey, CustomerRef, EventKind, Timestamp, UserIdChange,
-    WorkspaceId,
+    ContactId, ContactSync, ConversationId, CustomerKey, CustomerRef, EventKind, Timestamp,
+    UserIdChange, WorkspaceId,
 };
 use coex_core::{Bsuid, PhoneNumber, PhoneNumberId};
 use serde_json::json;
@@ -131,10 +131,32 @@ impl Applier<'_, '_> {
         info: &NumberInfo,
         c: &CustomerRef,
     ) -> Result<ContactId> {
+        Ok(self.resolve_contact_as(info, c, None).await?.0)
+    }
+
+    /// [`Self::resolve_contact`] for a contact added in the phone app: one it creates has the
+    /// app's names from the start (one statement where creating, then naming, took two).
+    /// Also says whether it created the contact.
+    pub(super) async fn resolve_app_contact(
+        &mut self,
+        info: &NumberInfo,
+        app: &ContactSync,
+    ) -> Result<(ContactId, bool)> {
+        self.resolve_contact_as(info, &app.customer, Some(app))
+            .await
+    }
+
+    async fn resolve_contact_as(
+        &mut self,
+        info: &NumberInfo,
+        c: &CustomerRef,
+        app: Option<&ContactSync>,
+    ) -> Result<(ContactId, bool)> {
         let ws = info.workspace;
         if let Some(id) = self.contacts.get(&(ws, c.key.clone())) {
-            return Ok(*id);
+            return Ok((*id, false));
         }
+        let mut created = false;
         let bsuid = c.key.bsuid();
         let phone = c.key.phone();
         for _ in 0..RESOLVE_ATTEMPTS {
@@ -189,14 +211,20 @@ impl Applier<'_, '_> {
                         // The phone now belongs to another person (a new BSUID for it).
                         self.set_phone(p.id, None).await?;
                         self.contact_changed(info, p.id, "phone_moved");
-                        match self.insert_contact(info, c).await? {
-                            Some(row) => row,
+                        match self.insert_contact(info, c, app).await? {
+                            Some(row) => {
+                                created = true;
+                                row
+                            }
                             None => continue,
                         }
                     }
                 },
-                (None, None) => match self.insert_contact(info, c).await? {
-                    Some(row) => row,
+                (None, None) => match self.insert_contact(info, c, app).await? {
+                    Some(row) => {
+                        created = true;
+                        row
+                    }
                     None => continue,
                 },
             };
@@ -207,7 +235,7 @@ impl Applier<'_, '_> {
             }
             self.contacts.insert((ws, c.key.clone()), id);
             self.contact_rows.insert(id, row);
-            return Ok(id);
+            return Ok((id, created));
         }
         Err(StoreError::Conflict(format!(
             "contact {:?} kept being created concurrently",
@@ -215,17 +243,21 @@ impl Applier<'_, '_> {
         )))
     }
 
+    /// Creates the contact of `c` (with the phone app's names when `app` adds it), or nothing
+    /// when a concurrent transaction created one of its keys first.
     async fn insert_contact(
         &mut self,
         info: &NumberInfo,
         c: &CustomerRef,
+        app: Option<&ContactSync>,
     ) -> Result<Option<ContactRow>> {
         let row = self
             .conn
             .opt(
                 "INSERT INTO contacts (workspace_id, bsuid, parent_bsuid, phone, profile_name, username, \
-                   in_app_contacts, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7) ON CONFLICT DO NOTHING RETURNING id",
+                   in_app_contacts, app_full_name, app_first_name, app_changed_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                 ON CONFLICT DO NOTHING RETURNING id",
                 args![
                     info.workspace,
                     c.key.bsuid(),
@@ -233,6 +265,10 @@ impl Applier<'_, '_> {
                     c.key.phone(),
                     c.profile_name,
                     c.username,
+                    app.is_some(),
+                    app.and_then(|a| a.full_name.as_deref()),
+                    app.and_then(|a| a.first_name.as_deref()),
+                    app.map(|a| a.timestamp),
                     self.received_at
                 ],
             )

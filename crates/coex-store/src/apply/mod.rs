@@ -6,7 +6,8 @@
 //!    (the history's unique key tells which statuses are new; the rest are redeliveries);
 //! 2. the events, in order, by an [`Applier`] with per-batch caches (numbers, contacts,
 //!    conversations), except that new messages (inbound, echo, sent) are gathered into runs
-//!    inserted in bulk (see `runs`); statuses may pass a run, nothing else does;
+//!    inserted in bulk (see `runs`); statuses and new app contacts may pass a run, nothing
+//!    else does;
 //! 3. the statuses set aside in step 2 (one per message in the batch, the common case), in
 //!    bulk; parked edits whose original has now arrived;
 //! 4. what accumulated: conversation aggregates (last activity, the window input, counts), the
@@ -39,7 +40,7 @@ use crate::{BatchOutcome, BatchSummary, Result};
 
 use identity::ContactRow;
 pub(crate) use messages::{media_from, pricing_from};
-use runs::Queued;
+use runs::{Queued, RunKeys};
 
 /// Applies a whole batch on an open transaction. The caller commits.
 pub(crate) async fn run(
@@ -60,6 +61,7 @@ pub(crate) async fn run(
     // Message events (new messages of any origin but history) go in runs, in bulk: one
     // insert for many. The rest are applied one by one, in order.
     let mut run: Vec<Queued<'_>> = Vec::new();
+    let mut run_keys = RunKeys::default();
     for (item, archive) in batch.items.iter().zip(&archives) {
         // A webhook is a body Meta sent, applied: events the hub made itself, the pieces a
         // large body is applied in (all but the last, which marks its archive), and a body
@@ -72,6 +74,7 @@ pub(crate) async fn run(
         }
         for event in &item.events {
             if Queued::takes(event) {
+                run_keys.add(event);
                 run.push(Queued {
                     event,
                     received_at: item.received_at,
@@ -79,11 +82,11 @@ pub(crate) async fn run(
                 });
                 continue;
             }
-            // A status commutes with the messages before it (one that overtakes its message
-            // is parked and replayed when the message is stored), so it does not end a run;
-            // any other event may depend on them and goes after them.
-            if !matches!(event, Ingest::Status(_)) {
+            // An event that commutes with the messages before it (a status, a new app
+            // contact; see `commutes_with_run`) does not end a run; any other goes after them.
+            if !a.commutes_with_run(event, &run_keys) {
                 a.messages_many(&std::mem::take(&mut run)).await?;
+                run_keys.clear();
             }
             a.received_at = item.received_at;
             a.archive = *archive;

@@ -58,6 +58,42 @@ impl Queued<'_> {
     }
 }
 
+/// The customer keys (BSUIDs and phones) the messages of a run name.
+#[derive(Debug, Default)]
+pub(super) struct RunKeys<'e> {
+    bsuids: HashSet<&'e str>,
+    phones: HashSet<&'e str>,
+}
+
+impl<'e> RunKeys<'e> {
+    /// Adds the customer of a message event ([`Queued::takes`]).
+    pub(super) fn add(&mut self, event: &'e Ingest) {
+        let customer = match event {
+            Ingest::InboundMessage(m) => &m.customer,
+            Ingest::Echo(m) => &m.customer,
+            Ingest::Sent(m) => &m.customer,
+            _ => return,
+        };
+        if let Some(b) = customer.key.bsuid() {
+            self.bsuids.insert(b.as_str());
+        }
+        if let Some(p) = customer.key.phone() {
+            self.phones.insert(p.digits());
+        }
+    }
+
+    /// Whether no message of the run names either key of `key`.
+    fn disjoint(&self, key: &CustomerKey) -> bool {
+        key.bsuid().is_none_or(|b| !self.bsuids.contains(b.as_str()))
+            && key.phone().is_none_or(|p| !self.phones.contains(p.digits()))
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.bsuids.clear();
+        self.phones.clear();
+    }
+}
+
 /// The number, customer and row of a message event.
 fn message_parts<'e>(
     q: &Queued<'e>,
@@ -117,6 +153,27 @@ fn message_parts<'e>(
 }
 
 impl Applier<'_, '_> {
+    /// Whether `event` may be applied before the messages of the pending run (`keys`) with the
+    /// same outcome, so it need not end the run: a status (one that overtakes its message is
+    /// parked and replayed when the message is stored), and a contact added in the phone app
+    /// that the read-ahead found no contact for by either key and that no message of the run
+    /// names (it creates a contact of its own keys and touches nothing the run resolves). Any
+    /// other event may depend on the run's messages or change a contact they resolve to; only
+    /// the order of the batch's feed events differs.
+    pub(super) fn commutes_with_run(&self, event: &Ingest, keys: &RunKeys<'_>) -> bool {
+        let (number, key) = match event {
+            Ingest::Status(_) => return true,
+            Ingest::ContactUpsert(c) => (&c.number, &c.customer.key),
+            _ => return false,
+        };
+        let lookup = (
+            number.clone(),
+            key.bsuid().map(|b| b.as_str().to_owned()),
+            key.phone().map(|p| p.digits().to_owned()),
+        );
+        keys.disjoint(key) && matches!(self.prefetched.get(&lookup), Some((None, None)))
+    }
+
     /// Applies a run of message events (inbound, echo, sent; anything else in `run` is
     /// skipped), each with the webhook it came in, as applying them one by one in order would.
     pub(super) async fn messages_many(&mut self, run: &[Queued<'_>]) -> Result<()> {

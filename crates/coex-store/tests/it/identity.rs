@@ -223,6 +223,66 @@ both!(a_recycled_phone_moves_to_its_new_owner, |db| async {
     assert_eq!(second.contact.phone.unwrap().digits(), PABLO);
 });
 
+both!(
+    app_contacts_among_the_messages_of_a_batch_end_as_one_by_one,
+    |db| async {
+        let f = db.fixture().await;
+        const FRIEND: &str = "16505550001";
+        let add = |p: &str, name: &str, secs: i64| {
+            Ingest::ContactUpsert(ContactSync {
+                number: number(),
+                customer: by_phone(p),
+                full_name: Some(name.into()),
+                first_name: None,
+                timestamp: t(secs),
+            })
+        };
+        // A new app contact no pending message names passes their run; one a pending message
+        // names (Pablo) is applied after it; a later message of the new contact finds it.
+        let s = db
+            .apply(vec![
+                inbound("wamid.r1", by_phone(PABLO), 100, "hi"),
+                add(FRIEND, "New Friend", 101),
+                inbound("wamid.r2", by_both("US.900", "16505550002"), 102, "hello"),
+                add(PABLO, "Pablo App", 103),
+                inbound("wamid.r3", by_phone(FRIEND), 104, "it's me"),
+            ])
+            .await;
+        assert_eq!(s.messages_inserted, 3);
+        assert_eq!(s.contacts_synced, 2);
+        let pablo = db.conversation_of("wamid.r1").await.contact;
+        assert_eq!(pablo.app_full_name.as_deref(), Some("Pablo App"));
+        let friend = db.conversation_of("wamid.r3").await.contact;
+        assert_eq!(friend.app_full_name.as_deref(), Some("New Friend"));
+        assert!(friend.in_app_contacts);
+        let found = db
+            .store
+            .find_contact(f.ws.id, &CustomerKey::Phone(phone(FRIEND)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, friend.id);
+        let other = db.conversation_of("wamid.r2").await.contact;
+        assert!(other.id != friend.id && other.id != pablo.id);
+        assert_eq!(other.app_full_name, None);
+
+        // An app contact that changes a known contact (Alice's phone, by her BSUID) waits for
+        // the pending message that names her old phone: that message is still hers.
+        db.apply(vec![inbound("wamid.a0", by_both("US.901", ALICE), 200, "hi")])
+            .await;
+        let alice = db.conversation_of("wamid.a0").await.contact;
+        let mut moved = add("16505550003", "Alice App", 202);
+        if let Ingest::ContactUpsert(c) = &mut moved {
+            c.customer = by_both("US.901", "16505550003");
+        }
+        db.apply(vec![inbound("wamid.a1", by_phone(ALICE), 201, "me again"), moved])
+            .await;
+        let now = db.conversation_of("wamid.a1").await.contact;
+        assert_eq!(now.id, alice.id);
+        assert_eq!(now.phone.unwrap().digits(), "16505550003");
+    }
+);
+
 both!(contacts_from_the_app_sync, |db| async {
     let f = db.fixture().await;
     let add = |secs: i64, name: &str| {
