@@ -84,8 +84,11 @@ impl<'e> RunKeys<'e> {
 
     /// Whether no message of the run names either key of `key`.
     fn disjoint(&self, key: &CustomerKey) -> bool {
-        key.bsuid().is_none_or(|b| !self.bsuids.contains(b.as_str()))
-            && key.phone().is_none_or(|p| !self.phones.contains(p.digits()))
+        key.bsuid()
+            .is_none_or(|b| !self.bsuids.contains(b.as_str()))
+            && key
+                .phone()
+                .is_none_or(|p| !self.phones.contains(p.digits()))
     }
 
     pub(super) fn clear(&mut self) {

@@ -268,15 +268,23 @@ both!(
 
         // An app contact that changes a known contact (Alice's phone, by her BSUID) waits for
         // the pending message that names her old phone: that message is still hers.
-        db.apply(vec![inbound("wamid.a0", by_both("US.901", ALICE), 200, "hi")])
-            .await;
+        db.apply(vec![inbound(
+            "wamid.a0",
+            by_both("US.901", ALICE),
+            200,
+            "hi",
+        )])
+        .await;
         let alice = db.conversation_of("wamid.a0").await.contact;
         let mut moved = add("16505550003", "Alice App", 202);
         if let Ingest::ContactUpsert(c) = &mut moved {
             c.customer = by_both("US.901", "16505550003");
         }
-        db.apply(vec![inbound("wamid.a1", by_phone(ALICE), 201, "me again"), moved])
-            .await;
+        db.apply(vec![
+            inbound("wamid.a1", by_phone(ALICE), 201, "me again"),
+            moved,
+        ])
+        .await;
         let now = db.conversation_of("wamid.a1").await.contact;
         assert_eq!(now.id, alice.id);
         assert_eq!(now.phone.unwrap().digits(), "16505550003");
