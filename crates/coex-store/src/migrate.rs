@@ -181,49 +181,41 @@ mod tests {
             ("wamid.A".to_owned(), Some(7)),
             ("wamid.B".to_owned(), None),
         ];
+        // The backends differ only in their pool type and catalogue.
+        macro_rules! check {
+            ($pool:expr, $list:expr, $index:expr) => {{
+                let pool = $pool;
+                let before = Migrator::new(Source(&$list[..5])).await.unwrap();
+                before.run(&pool).await.unwrap();
+                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                Migrator::new(Source($list))
+                    .await
+                    .unwrap()
+                    .run(&pool)
+                    .await
+                    .unwrap();
+                let rows: Vec<(String, Option<i64>)> =
+                    sqlx::query_as(select).fetch_all(&pool).await.unwrap();
+                assert_eq!(rows, expected);
+                let index: i64 = sqlx::query_scalar($index).fetch_one(&pool).await.unwrap();
+                assert_eq!(index, 0, "sends_by_wamid is gone");
+                pool.close().await;
+            }};
+        }
         match backend {
-            Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
-                let before = Migrator::new(Source(&SQLITE[..5])).await.unwrap();
-                before.run(&pool).await.unwrap();
-                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlite().await.unwrap().run(&pool).await.unwrap();
-                let rows: Vec<(String, Option<i64>)> =
-                    sqlx::query_as(select).fetch_all(&pool).await.unwrap();
-                assert_eq!(rows, expected);
-                let index: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sends_by_wamid'",
-                )
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                assert_eq!(index, 0);
-                pool.close().await;
-            }
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
-                let before = Migrator::new(Source(&POSTGRES[..5])).await.unwrap();
-                before.run(&pool).await.unwrap();
-                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                postgres().await.unwrap().run(&pool).await.unwrap();
-                let rows: Vec<(String, Option<i64>)> =
-                    sqlx::query_as(select).fetch_all(&pool).await.unwrap();
-                assert_eq!(rows, expected);
-                let index: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'sends_by_wamid'",
-                )
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                assert_eq!(index, 0);
-                pool.close().await;
-            }
+            Backend::Sqlite => check!(
+                sqlx::SqlitePool::connect(db.url()).await.unwrap(),
+                SQLITE,
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sends_by_wamid'"
+            ),
+            Backend::Postgres => check!(
+                sqlx::PgPool::connect(db.url()).await.unwrap(),
+                POSTGRES,
+                "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'sends_by_wamid'"
+            ),
         }
         db.finish().await;
     }

@@ -130,6 +130,30 @@ fn claim_requests(numbers: &[coex_core::PhoneNumberId], limit: u32) -> Vec<Claim
         .collect()
 }
 
+/// `n` sends to customers `{prefix}0`, `{prefix}1`, … on the fixture's number, claimed by
+/// `a` (which takes the lane).
+async fn claimed_sends(
+    db: &TestDb,
+    ws: WorkspaceId,
+    a: &LaneOwner,
+    prefix: &str,
+    n: usize,
+) -> Vec<ClaimedSend> {
+    for i in 0..n {
+        db.store
+            .enqueue(&new_send(ws, &format!("{prefix}{i}"), "x", None))
+            .await
+            .unwrap();
+    }
+    let now = t(NOW_SECS);
+    db.store.acquire_lane(&number(), a, now, TTL).await.unwrap();
+    db.store
+        .claim_sends(&number(), a, now, 10)
+        .await
+        .unwrap()
+        .sends
+}
+
 /// A `delivered` status for `wamid` arriving before its message is stored: kept as an orphan.
 async fn overtaking_status(db: &TestDb, wamid: &str) {
     let early = db
@@ -519,24 +543,7 @@ both!(status_webhooks_reconcile_sends, |db| async {
     let f = db.fixture().await;
     let a = owner("a");
     let now = t(NOW_SECS);
-    let mut claimed = Vec::new();
-    for i in 0..3 {
-        db.store
-            .enqueue(&new_send(f.ws.id, &format!("+1650555123{i}"), "x", None))
-            .await
-            .unwrap();
-    }
-    db.store
-        .acquire_lane(&number(), &a, now, TTL)
-        .await
-        .unwrap();
-    claimed.extend(
-        db.store
-            .claim_sends(&number(), &a, now, 10)
-            .await
-            .unwrap()
-            .sends,
-    );
+    let claimed = claimed_sends(&db, f.ws.id, &a, "+1650555123", 3).await;
     let results: Vec<AttemptResult> = claimed
         .iter()
         .enumerate()
@@ -591,22 +598,7 @@ both!(
         let f = db.fixture().await;
         let a = owner("a");
         let now = t(NOW_SECS);
-        for i in 0..2 {
-            db.store
-                .enqueue(&new_send(f.ws.id, &format!("+1650555124{i}"), "x", None))
-                .await
-                .unwrap();
-        }
-        db.store
-            .acquire_lane(&number(), &a, now, TTL)
-            .await
-            .unwrap();
-        let claimed = db
-            .store
-            .claim_sends(&number(), &a, now, 10)
-            .await
-            .unwrap()
-            .sends;
+        let claimed = claimed_sends(&db, f.ws.id, &a, "+1650555124", 2).await;
         assert_eq!(claimed.len(), 2);
         // Meta answered the request, then its `failed` status was committed before the answer
         // was: the status waits as an orphan.
