@@ -16,7 +16,7 @@ use coex_core::model::{
 use coex_core::{Bsuid, PhoneNumber, PhoneNumberId};
 use serde_json::json;
 
-use super::{Applier, ConvAgg, NumberInfo};
+use super::{Applier, ConvAgg, NumberInfo, runs};
 use crate::db::{Arg, Row, ToArg, args, row_runs, values_list};
 use crate::{Result, StoreError};
 
@@ -95,12 +95,10 @@ impl Applier<'_, '_> {
         bsuid: Option<&Bsuid>,
         phone: Option<&PhoneNumber>,
     ) -> Result<(Option<ContactRow>, Option<ContactRow>)> {
-        let prefetched = (
-            info.id.clone(),
-            bsuid.map(|b| b.as_str().to_owned()),
-            phone.map(|p| p.digits().to_owned()),
-        );
-        if let Some(found) = self.prefetched.remove(&prefetched) {
+        if let Some(found) = self
+            .prefetched
+            .remove(&runs::prefetch_key(&info.id, bsuid, phone))
+        {
             return Ok(found);
         }
         let rows = self

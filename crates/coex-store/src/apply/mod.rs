@@ -193,7 +193,7 @@ pub(super) struct Applier<'a, 'c> {
     /// Contacts read ahead for a run of events, by (number, BSUID, phone): the first lookup
     /// of each customer is answered from here (see `runs`); a contact change drops what it may
     /// have made stale.
-    prefetched: HashMap<(PhoneNumberId, Option<String>, Option<String>), runs::Candidates>,
+    prefetched: HashMap<runs::PrefetchKey, runs::Candidates>,
     /// Contact-sync items of this batch not recorded yet (see `account::flush_sync_items`).
     sync_items: Vec<account::PendingSyncItem>,
 }

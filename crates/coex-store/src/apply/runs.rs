@@ -22,7 +22,7 @@ use coex_core::model::{
     ArchiveId, ContactId, ConversationId, CustomerKey, CustomerRef, Direction, Ingest, IngestBatch,
     MessageStatus, Origin, Timestamp,
 };
-use coex_core::{PhoneNumberId, Wamid};
+use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, Wamid};
 
 use super::identity::{ContactRow, Placement};
 use super::messages::{NewMessage, stored_status};
@@ -39,6 +39,22 @@ const CONTACT_COLUMNS: &str = "k.id, k.workspace_id, k.bsuid, k.phone, k.parent_
 
 /// A customer's contacts as [`Applier::candidates`] answers: by BSUID, by phone.
 pub(super) type Candidates = (Option<ContactRow>, Option<ContactRow>);
+
+/// What a read-ahead answer is kept under: the number and the customer's keys.
+pub(super) type PrefetchKey = (PhoneNumberId, Option<String>, Option<String>);
+
+/// The [`PrefetchKey`] of a customer known by `bsuid` and/or `phone` on `number`.
+pub(super) fn prefetch_key(
+    number: &PhoneNumberId,
+    bsuid: Option<&Bsuid>,
+    phone: Option<&PhoneNumber>,
+) -> PrefetchKey {
+    (
+        number.clone(),
+        bsuid.map(|b| b.as_str().to_owned()),
+        phone.map(|p| p.digits().to_owned()),
+    )
+}
 
 /// A message event waiting in a run, with what its webhook gives it.
 #[derive(Debug, Clone, Copy)]
@@ -169,12 +185,12 @@ impl Applier<'_, '_> {
             Ingest::ContactUpsert(c) => (&c.number, &c.customer.key),
             _ => return false,
         };
-        let lookup = (
-            number.clone(),
-            key.bsuid().map(|b| b.as_str().to_owned()),
-            key.phone().map(|p| p.digits().to_owned()),
-        );
-        keys.disjoint(key) && matches!(self.prefetched.get(&lookup), Some((None, None)))
+        keys.disjoint(key)
+            && matches!(
+                self.prefetched
+                    .get(&prefetch_key(number, key.bsuid(), key.phone())),
+                Some((None, None))
+            )
     }
 
     /// Applies a run of message events (inbound, echo, sent; anything else in `run` is
@@ -406,14 +422,8 @@ impl Applier<'_, '_> {
             for r in by_bsuid.iter().chain(&by_phone) {
                 pairs.push((info.id.clone(), r.id));
             }
-            self.prefetched.insert(
-                (
-                    info.id.clone(),
-                    bsuid.map(str::to_owned),
-                    phone.map(str::to_owned),
-                ),
-                (by_bsuid, by_phone),
-            );
+            let key = prefetch_key(&info.id, c.key.bsuid(), c.key.phone());
+            self.prefetched.insert(key, (by_bsuid, by_phone));
         }
         self.prefetch_conversations(&pairs).await
     }

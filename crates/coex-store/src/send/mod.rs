@@ -20,8 +20,8 @@
 //!   in flight may be sent a second time (at most once more); nothing else is resent.
 //! - **Reconciliation.** [`SendStore::reconcile_sends`] matches status webhooks to sends
 //!   through their messages: a `failed` status fails the send (131047 makes it
-//!   `needs_template`), and a send
-//!   Meta accepted that no status confirmed in time becomes `sent_unconfirmed`.
+//!   `needs_template`), and a send Meta accepted that no status confirmed in time becomes
+//!   `sent_unconfirmed`.
 
 mod sql;
 
