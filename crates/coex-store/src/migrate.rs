@@ -47,6 +47,11 @@ const SQLITE: Embedded = &[
         "message_send",
         include_str!("../migrations/sqlite/0006_message_send.sql"),
     ),
+    (
+        7,
+        "accepted_send_indexes",
+        include_str!("../migrations/sqlite/0007_accepted_send_indexes.sql"),
+    ),
 ];
 
 /// `migrations/postgres/<version>_<description>.sql`, in order.
@@ -80,6 +85,11 @@ const POSTGRES: Embedded = &[
         6,
         "message_send",
         include_str!("../migrations/postgres/0006_message_send.sql"),
+    ),
+    (
+        7,
+        "accepted_send_indexes",
+        include_str!("../migrations/postgres/0007_accepted_send_indexes.sql"),
     ),
 ];
 
@@ -218,6 +228,73 @@ mod tests {
             ),
         }
         db.finish().await;
+    }
+
+    /// Migration 7 indexes sends by time only once accepted, on both backends (the ledger and
+    /// messaging-limit reads bound `accepted_at`, so the partial indexes serve them).
+    async fn time_indexes_hold_accepted_sends_only(backend: Backend) {
+        let db = TestDb::create(backend, "migrate").await;
+        macro_rules! check {
+            ($pool:expr, $list:expr, $definition:expr) => {{
+                let pool = $pool;
+                Migrator::new(Source(&$list[..6]))
+                    .await
+                    .unwrap()
+                    .run(&pool)
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                Migrator::new(Source($list))
+                    .await
+                    .unwrap()
+                    .run(&pool)
+                    .await
+                    .unwrap();
+                for index in ["sends_by_number_time", "sends_messaging_limit"] {
+                    let definition: String = sqlx::query_scalar($definition)
+                        .bind(index)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    assert!(
+                        definition.contains("accepted_at IS NOT NULL"),
+                        "{index}: {definition}"
+                    );
+                }
+                let sends: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sends")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                assert_eq!(sends, 1, "the sends stay");
+                pool.close().await;
+            }};
+        }
+        match backend {
+            Backend::Sqlite => check!(
+                sqlx::SqlitePool::connect(db.url()).await.unwrap(),
+                SQLITE,
+                "SELECT sql FROM sqlite_master WHERE name = $1"
+            ),
+            Backend::Postgres => check!(
+                sqlx::PgPool::connect(db.url()).await.unwrap(),
+                POSTGRES,
+                "SELECT indexdef FROM pg_indexes WHERE indexname = $1"
+            ),
+        }
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn time_indexes_hold_accepted_sends_only_sqlite() {
+        time_indexes_hold_accepted_sends_only(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn time_indexes_hold_accepted_sends_only_postgres() {
+        time_indexes_hold_accepted_sends_only(Backend::Postgres).await;
     }
 
     #[tokio::test]
