@@ -35,6 +35,12 @@ pub enum StoreError {
     /// refuse the same input the same way.
     #[error("invalid data: {0}")]
     InvalidData(String),
+    /// A group commit rolled its work back so that an interactive transaction could take
+    /// SQLite's writer first (see `writer_gate`). The store runs that work again itself:
+    /// no store method returns this.
+    #[doc(hidden)]
+    #[error("a group commit gave way to an interactive transaction")]
+    GaveWay,
 }
 
 /// The longest id (wamid, phone-number id, media id, BSUID...) the store accepts, in bytes.

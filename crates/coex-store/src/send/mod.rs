@@ -23,6 +23,8 @@
 //!   `needs_template`), and a send Meta accepted that no status confirmed in time becomes
 //!   `sent_unconfirmed`.
 
+#[cfg(test)]
+mod give_way_tests;
 mod sql;
 
 use std::fmt;

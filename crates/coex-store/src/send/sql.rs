@@ -20,6 +20,7 @@ use super::{
 use crate::apply::pricing_from;
 use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, param, row_runs, values_list};
 use crate::sql_store::{in_bulk_tx, in_tx, reading};
+use crate::writer_gate::GiveWay;
 use crate::{Result, SqlStore, StoreError, apply, read};
 
 fn recipient_kind(r: &Recipient) -> &'static str {
@@ -708,20 +709,23 @@ async fn finish_attempts(
         return finish_attempts_one_by_one(c, results, now).await;
     }
     let mut summary = FinishSummary::default();
-    finish_run(c, results, now, &mut summary).await?;
+    finish_run(c, results, now, &mut summary, GiveWay::never()).await?;
     Ok(summary)
 }
 
 /// Records attempt results that name each send once, adding to `summary`: set-based, one
 /// multi-row insert of the attempts, one statement moving the accepted sends, and their
-/// outbound messages stored together; the rest (re-queues, failures) go row by row.
+/// outbound messages stored together; the rest (re-queues, failures) go row by row. Between
+/// those steps it asks `give_way` whether to roll back for an interactive transaction.
 async fn finish_run(
     c: &mut Conn<'_>,
     results: &[AttemptResult],
     now: Timestamp,
     summary: &mut FinishSummary,
+    give_way: GiveWay<'_>,
 ) -> Result<()> {
     record_attempts(c, results).await?;
+    give_way.check()?;
     let accepted = accepted_of(results);
     let moved = accept_sends(c, &accepted, now).await?;
     summary.accepted += moved.len() as u64;
@@ -731,6 +735,7 @@ async fn finish_run(
             settle(c, r, now, summary).await?;
         }
     }
+    give_way.check()?;
     store_sent(c, &accepted, now).await
 }
 
@@ -1364,21 +1369,34 @@ impl SendStore for SqlStore {
         now: Timestamp,
     ) -> Result<Vec<Option<Claim>>> {
         // On SQLite the round goes in pieces of a few lanes; between pieces it gives way to
-        // an interactive transaction that waits (see `crate::writer_gate`). A number asked
-        // for twice is in one piece, so it claims once.
+        // an interactive transaction that waits (see `crate::writer_gate`): during its first
+        // try's first piece by rolling back, later by committing the pieces done. A number
+        // asked for twice is in one piece, so it claims once.
         let demand = self.writer_demand();
         let pieces = claim_pieces(requests, demand.piece(CLAIM_PIECE_LANES));
-        let answered = in_bulk_tx!(self, |c| async {
-            let mut answered = Vec::new();
-            for piece in &pieces {
-                let asked: Vec<ClaimRequest> = piece.iter().map(|&i| requests[i].clone()).collect();
-                answered.push(claim_sends_many(c, &asked, owner, now).await?);
-                if demand.waiting() {
-                    break;
+        let mut give_way = GiveWay::first_try(demand);
+        let answered = loop {
+            let tried = in_bulk_tx!(self, |c| async {
+                let mut answered = Vec::new();
+                let mut give_way = give_way;
+                for piece in &pieces {
+                    give_way.check()?;
+                    let asked: Vec<ClaimRequest> =
+                        piece.iter().map(|&i| requests[i].clone()).collect();
+                    answered.push(claim_sends_many(c, &asked, owner, now).await?);
+                    give_way.check()?;
+                    give_way = give_way.disarmed();
+                    if demand.waiting() {
+                        break;
+                    }
                 }
+                Ok(answered)
+            });
+            match tried {
+                Err(StoreError::GaveWay) => give_way = give_way.disarmed(),
+                other => break other?,
             }
-            Ok(answered)
-        })?;
+        };
         let mut claims: Vec<Option<Claim>> = vec![None; requests.len()];
         for (piece, got) in pieces.iter().zip(answered) {
             for (&i, claim) in piece.iter().zip(got) {
@@ -1423,21 +1441,33 @@ impl SendStore for SqlStore {
             return in_bulk_tx!(self, |c| finish_attempts_one_by_one(c, results, now))
                 .map(|summary| (results.len(), summary));
         }
-        // On SQLite the batch goes in pieces; between pieces it gives way to an interactive
-        // transaction that waits (see `crate::writer_gate`).
+        // On SQLite the batch goes in pieces and gives way to an interactive transaction
+        // that waits (see `crate::writer_gate`): during its first try's first piece by
+        // rolling back (checked between statements too), later by committing the pieces done.
         let demand = self.writer_demand();
-        in_bulk_tx!(self, |c| async {
-            let mut summary = FinishSummary::default();
-            let mut written = 0;
-            for piece in results.chunks(demand.piece(FINISH_PIECE)) {
-                finish_run(c, piece, now, &mut summary).await?;
-                written += piece.len();
-                if demand.waiting() {
-                    break;
+        let mut give_way = GiveWay::first_try(demand);
+        loop {
+            let tried = in_bulk_tx!(self, |c| async {
+                let mut summary = FinishSummary::default();
+                let mut written = 0;
+                let mut give_way = give_way;
+                for piece in results.chunks(demand.piece(FINISH_PIECE)) {
+                    give_way.check()?;
+                    finish_run(c, piece, now, &mut summary, give_way).await?;
+                    written += piece.len();
+                    give_way.check()?;
+                    give_way = give_way.disarmed();
+                    if demand.waiting() {
+                        break;
+                    }
                 }
+                Ok((written, summary))
+            });
+            match tried {
+                Err(StoreError::GaveWay) => give_way = give_way.disarmed(),
+                other => return other,
             }
-            Ok((written, summary))
-        })
+        }
     }
 
     async fn reconcile_sends(
