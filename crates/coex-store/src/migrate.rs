@@ -183,6 +183,26 @@ mod tests {
           VALUES (7, 1, '200', '16505551234', 'phone', '16505551234', 'api_agent', 'text', '{}', '{}', \
                   'service', FALSE, 0, 'USD', 'accepted', 0, 'wamid.A', 0, 0);";
 
+    /// Migrates `$pool` up to the first `$before` migrations of `$list`, writes `$rows`, then
+    /// migrates to the end of `$list`: what a store written by an earlier release goes through.
+    macro_rules! migrate_across {
+        ($pool:expr, $list:expr, $before:expr, $rows:expr) => {{
+            Migrator::new(Source(&$list[..$before]))
+                .await
+                .unwrap()
+                .run($pool)
+                .await
+                .unwrap();
+            sqlx::raw_sql($rows).execute($pool).await.unwrap();
+            Migrator::new(Source($list))
+                .await
+                .unwrap()
+                .run($pool)
+                .await
+                .unwrap();
+        }};
+    }
+
     /// Migration 6 links the messages of earlier sends to them (and drops the index it replaces).
     async fn message_send_links_earlier_sends(backend: Backend) {
         let db = TestDb::create(backend, "migrate").await;
@@ -195,18 +215,7 @@ mod tests {
         macro_rules! check {
             ($pool:expr, $list:expr, $index:expr) => {{
                 let pool = $pool;
-                let before = Migrator::new(Source(&$list[..5])).await.unwrap();
-                before.run(&pool).await.unwrap();
-                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                Migrator::new(Source($list))
-                    .await
-                    .unwrap()
-                    .run(&pool)
-                    .await
-                    .unwrap();
+                migrate_across!(&pool, $list, 5, BEFORE_MESSAGE_SEND);
                 let rows: Vec<(String, Option<i64>)> =
                     sqlx::query_as(select).fetch_all(&pool).await.unwrap();
                 assert_eq!(rows, expected);
@@ -237,22 +246,7 @@ mod tests {
         macro_rules! check {
             ($pool:expr, $list:expr, $definition:expr) => {{
                 let pool = $pool;
-                Migrator::new(Source(&$list[..6]))
-                    .await
-                    .unwrap()
-                    .run(&pool)
-                    .await
-                    .unwrap();
-                sqlx::raw_sql(BEFORE_MESSAGE_SEND)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                Migrator::new(Source($list))
-                    .await
-                    .unwrap()
-                    .run(&pool)
-                    .await
-                    .unwrap();
+                migrate_across!(&pool, $list, 6, BEFORE_MESSAGE_SEND);
                 for index in ["sends_by_number_time", "sends_messaging_limit"] {
                     let definition: String = sqlx::query_scalar($definition)
                         .bind(index)

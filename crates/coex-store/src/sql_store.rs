@@ -322,6 +322,22 @@ macro_rules! in_bulk_tx {
     };
 }
 
+/// [`in_bulk_tx!`] for a group commit that gives way by rolling back (see
+/// [`crate::writer_gate::GiveWay`]): `$give_way` is armed on the first try; a try that gave
+/// way runs again, disarmed.
+macro_rules! in_bulk_tx_giving_way {
+    ($self:ident, |$conn:ident, $give_way:ident| $body:expr) => {{
+        let mut next = $crate::writer_gate::GiveWay::first_try($self.writer_demand());
+        loop {
+            let $give_way = next;
+            match $crate::sql_store::in_bulk_tx!($self, |$conn| $body) {
+                Err($crate::StoreError::GaveWay) => next = next.disarmed(),
+                other => break other,
+            }
+        }
+    }};
+}
+
 /// Runs `$body` on a pooled read connection.
 macro_rules! reading {
     ($self:ident, |$conn:ident| $body:expr) => {{
@@ -333,7 +349,7 @@ macro_rules! reading {
 }
 
 // The send queue (`crate::send`) runs its transactions the same way.
-pub(crate) use {in_bulk_tx, in_tx, reading};
+pub(crate) use {in_bulk_tx, in_bulk_tx_giving_way, in_tx, reading};
 
 impl Store for SqlStore {
     async fn ensure_workspace(&self, slug: &WorkspaceSlug, name: &str) -> Result<Workspace> {

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::apply::pricing_from;
 use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, param, row_runs, values_list};
-use crate::sql_store::{in_bulk_tx, in_tx, reading};
+use crate::sql_store::{in_bulk_tx, in_bulk_tx_giving_way, in_tx, reading};
 use crate::writer_gate::GiveWay;
 use crate::{Result, SqlStore, StoreError, apply, read};
 
@@ -1374,29 +1374,21 @@ impl SendStore for SqlStore {
         // asked for twice is in one piece, so it claims once.
         let demand = self.writer_demand();
         let pieces = claim_pieces(requests, demand.piece(CLAIM_PIECE_LANES));
-        let mut give_way = GiveWay::first_try(demand);
-        let answered = loop {
-            let tried = in_bulk_tx!(self, |c| async {
-                let mut answered = Vec::new();
-                let mut give_way = give_way;
-                for piece in &pieces {
-                    give_way.check()?;
-                    let asked: Vec<ClaimRequest> =
-                        piece.iter().map(|&i| requests[i].clone()).collect();
-                    answered.push(claim_sends_many(c, &asked, owner, now).await?);
-                    give_way.check()?;
-                    give_way = give_way.disarmed();
-                    if demand.waiting() {
-                        break;
-                    }
+        let answered = in_bulk_tx_giving_way!(self, |c, give_way| async {
+            let mut answered = Vec::new();
+            let mut give_way = give_way;
+            for piece in &pieces {
+                give_way.check()?;
+                let asked: Vec<ClaimRequest> = piece.iter().map(|&i| requests[i].clone()).collect();
+                answered.push(claim_sends_many(c, &asked, owner, now).await?);
+                give_way.check()?;
+                give_way = give_way.disarmed();
+                if demand.waiting() {
+                    break;
                 }
-                Ok(answered)
-            });
-            match tried {
-                Err(StoreError::GaveWay) => give_way = give_way.disarmed(),
-                other => break other?,
             }
-        };
+            Ok(answered)
+        })?;
         let mut claims: Vec<Option<Claim>> = vec![None; requests.len()];
         for (piece, got) in pieces.iter().zip(answered) {
             for (&i, claim) in piece.iter().zip(got) {
@@ -1445,29 +1437,22 @@ impl SendStore for SqlStore {
         // that waits (see `crate::writer_gate`): during its first try's first piece by
         // rolling back (checked between statements too), later by committing the pieces done.
         let demand = self.writer_demand();
-        let mut give_way = GiveWay::first_try(demand);
-        loop {
-            let tried = in_bulk_tx!(self, |c| async {
-                let mut summary = FinishSummary::default();
-                let mut written = 0;
-                let mut give_way = give_way;
-                for piece in results.chunks(demand.piece(FINISH_PIECE)) {
-                    give_way.check()?;
-                    finish_run(c, piece, now, &mut summary, give_way).await?;
-                    written += piece.len();
-                    give_way.check()?;
-                    give_way = give_way.disarmed();
-                    if demand.waiting() {
-                        break;
-                    }
+        in_bulk_tx_giving_way!(self, |c, give_way| async {
+            let mut summary = FinishSummary::default();
+            let mut written = 0;
+            let mut give_way = give_way;
+            for piece in results.chunks(demand.piece(FINISH_PIECE)) {
+                give_way.check()?;
+                finish_run(c, piece, now, &mut summary, give_way).await?;
+                written += piece.len();
+                give_way.check()?;
+                give_way = give_way.disarmed();
+                if demand.waiting() {
+                    break;
                 }
-                Ok((written, summary))
-            });
-            match tried {
-                Err(StoreError::GaveWay) => give_way = give_way.disarmed(),
-                other => return other,
             }
-        }
+            Ok((written, summary))
+        })
     }
 
     async fn reconcile_sends(
