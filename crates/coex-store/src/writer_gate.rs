@@ -190,6 +190,13 @@ impl<'a> GiveWay<'a> {
         }
     }
 
+    /// At the end of a piece: a last [`Self::check`], then disarmed (the pieces after the
+    /// first commit instead of rolling back).
+    pub(crate) fn piece_done(self) -> Result<Self, StoreError> {
+        self.check()?;
+        Ok(self.disarmed())
+    }
+
     /// Called between the statements of a group commit: fails with
     /// [`StoreError::GaveWay`] (its transaction then rolls back) when this try is armed and
     /// an interactive transaction waits for the writer.

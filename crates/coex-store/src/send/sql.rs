@@ -1381,8 +1381,7 @@ impl SendStore for SqlStore {
                 give_way.check()?;
                 let asked: Vec<ClaimRequest> = piece.iter().map(|&i| requests[i].clone()).collect();
                 answered.push(claim_sends_many(c, &asked, owner, now).await?);
-                give_way.check()?;
-                give_way = give_way.disarmed();
+                give_way = give_way.piece_done()?;
                 if demand.waiting() {
                     break;
                 }
@@ -1445,8 +1444,7 @@ impl SendStore for SqlStore {
                 give_way.check()?;
                 finish_run(c, piece, now, &mut summary, give_way).await?;
                 written += piece.len();
-                give_way.check()?;
-                give_way = give_way.disarmed();
+                give_way = give_way.piece_done()?;
                 if demand.waiting() {
                     break;
                 }
