@@ -24,6 +24,7 @@ use sqlx::{Postgres, Row as _, Sqlite};
 
 use crate::StoreError;
 use crate::error::MAX_ID_BYTES;
+use crate::lite::{self, FromLite, LiteRow, LiteTx};
 use crate::writer_gate::BulkTurn;
 
 /// Which SQL dialect a connection speaks.
@@ -206,7 +207,10 @@ macro_rules! bind_all {
 
 /// A connection (plain, pooled or inside a transaction) of either backend.
 pub(crate) enum Conn<'c> {
+    /// A SQLite reader (sqlx's pool).
     Sqlite(&'c mut SqliteConnection),
+    /// SQLite's writer, inside its transaction (see [`crate::lite`]).
+    Lite(&'c mut rusqlite::Connection),
     Pg(&'c mut PgConnection),
 }
 
@@ -236,7 +240,7 @@ fn check(args: &[Arg<'_>]) -> Result<(), StoreError> {
 impl Conn<'_> {
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
-            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Sqlite(_) | Self::Lite(_) => Dialect::Sqlite,
             Self::Pg(_) => Dialect::Postgres,
         }
     }
@@ -249,6 +253,7 @@ impl Conn<'_> {
                 .execute(&mut **c)
                 .await?
                 .rows_affected(),
+            Self::Lite(c) => lite::run(c, sql, args, |_| true)?,
             Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
                 .execute(&mut **c)
                 .await?
@@ -267,6 +272,14 @@ impl Conn<'_> {
                 .fetch_optional(&mut **c)
                 .await?
                 .map(Row::Sqlite),
+            Self::Lite(c) => {
+                let mut first = None;
+                lite::run(c, sql, args, |r| {
+                    first = Some(Row::Lite(r));
+                    false
+                })?;
+                first
+            }
             Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
                 .fetch_optional(&mut **c)
                 .await?
@@ -277,6 +290,10 @@ impl Conn<'_> {
     pub(crate) async fn one(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Row, StoreError> {
         check(args)?;
         Ok(match self {
+            Self::Lite(_) => self
+                .opt(sql, args)
+                .await?
+                .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?,
             Self::Sqlite(c) => Row::Sqlite(
                 bind_all!(sqlx::query::<Sqlite>(sql), args)
                     .fetch_one(&mut **c)
@@ -303,6 +320,14 @@ impl Conn<'_> {
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect(),
+            Self::Lite(c) => {
+                let mut rows = Vec::new();
+                lite::run(c, sql, args, |r| {
+                    rows.push(Row::Lite(r));
+                    true
+                })?;
+                rows
+            }
             Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
                 .fetch_all(&mut **c)
                 .await?
@@ -316,16 +341,16 @@ impl Conn<'_> {
 /// A transaction of either backend; dropped without [`Tx::commit`] it rolls back.
 pub(crate) enum Tx {
     /// With a group commit's turn at the writer, held until the transaction ends.
-    Sqlite(sqlx::Transaction<'static, Sqlite>, Option<BulkTurn>),
+    Sqlite(LiteTx, Option<BulkTurn>),
     Pg(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
-    pub(crate) fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Self::Sqlite(t, _) => Conn::Sqlite(t),
+    pub(crate) fn conn(&mut self) -> Result<Conn<'_>, StoreError> {
+        Ok(match self {
+            Self::Sqlite(t, _) => Conn::Lite(t.conn()?),
             Self::Pg(t) => Conn::Pg(t),
-        }
+        })
     }
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
@@ -355,12 +380,14 @@ impl Pooled {
 /// One result row of either backend.
 pub(crate) enum Row {
     Sqlite(SqliteRow),
+    Lite(LiteRow),
     Pg(PgRow),
 }
 
 /// Types both backends decode.
 pub(crate) trait Decodable:
-    for<'r> sqlx::Decode<'r, Sqlite>
+    FromLite
+    + for<'r> sqlx::Decode<'r, Sqlite>
     + sqlx::Type<Sqlite>
     + for<'r> sqlx::Decode<'r, Postgres>
     + sqlx::Type<Postgres>
@@ -368,7 +395,8 @@ pub(crate) trait Decodable:
 }
 
 impl<T> Decodable for T where
-    T: for<'r> sqlx::Decode<'r, Sqlite>
+    T: FromLite
+        + for<'r> sqlx::Decode<'r, Sqlite>
         + sqlx::Type<Sqlite>
         + for<'r> sqlx::Decode<'r, Postgres>
         + sqlx::Type<Postgres>
@@ -379,6 +407,7 @@ impl Row {
     pub(crate) fn get<T: Decodable>(&self, col: &str) -> Result<T, StoreError> {
         let r = match self {
             Self::Sqlite(r) => r.try_get(col),
+            Self::Lite(r) => return r.get(col),
             Self::Pg(r) => r.try_get(col),
         };
         r.map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))

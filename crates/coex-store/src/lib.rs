@@ -19,6 +19,7 @@ pub mod archive_body;
 mod checkpoint;
 mod db;
 mod error;
+mod lite;
 mod migrate;
 mod periodic;
 mod read;

@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 };
 
 use crate::db::{Pooled, Tx, args};
+use crate::lite::{Writer, WriterOptions};
 use crate::writer_gate::{Demand, WriteKind, WriterGate};
 use crate::{
     ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, analyze, apply,
@@ -74,15 +75,15 @@ const STATEMENT_CACHE: usize = 512;
 /// checkpointed five times a second, and an idle number's enqueue waited behind those
 /// commits: enqueue-to-request p99 99 and 95 ms in two 60 s runs, against 71 and 79 ms at
 /// 65,536. The cost is disk: the WAL file grows to about 256 MB and stays that size.
-const WRITER_AUTOCHECKPOINT_PAGES: &str = "65536";
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 65_536;
 
 /// The SQLite writer's page cache, as `PRAGMA cache_size` takes it (negative: KiB).
-const WRITER_CACHE_KIB: &str = "-32768";
+const WRITER_CACHE_KIB: i64 = -32_768;
 
 #[derive(Clone)]
 enum Pools {
     Sqlite {
-        write: SqlitePool,
+        write: Writer,
         read: SqlitePool,
         gate: Arc<WriterGate>,
     },
@@ -170,29 +171,39 @@ impl SqlStore {
         // The writer checkpoints on its own only once the WAL passes 256 MB, not SQLite's 4 MB:
         // the checkpointer task copies the WAL meanwhile (see `checkpoint`), and a checkpoint
         // run by the writer stalls every commit queued behind it.
-        let write_options = options
-            .clone()
-            .pragma("cache_size", WRITER_CACHE_KIB)
-            .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES);
-        let write = SqlitePoolOptions::new()
+        // An in-memory database is private to its connection, and the writer and the readers
+        // are separate connections (of two drivers).
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(StoreError::Config(
+                "an in-memory SQLite database is not supported: use a file (a temporary one \
+                 for throwaway data)"
+                    .into(),
+            ));
+        }
+        // The migrations run through sqlx's migrator, on a connection of their own.
+        let migrating = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(write_options)
+            .connect_with(options.clone())
             .await?;
-        migrate::sqlite().await?.run(&write).await?;
-        // An in-memory database is private to its connection: read through the writer.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let read = if in_memory {
-            write.clone()
-        } else {
-            let read = SqlitePoolOptions::new()
-                .max_connections(opts.max_connections.max(1))
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(options)
-                .await?;
-            checkpoint::spawn(read.clone(), alive);
-            read
-        };
+        migrate::sqlite().await?.run(&migrating).await?;
+        migrating.close().await;
+        let write = Writer::open(
+            options.get_filename(),
+            &WriterOptions {
+                busy_timeout: opts.busy_timeout,
+                acquire_timeout: opts.acquire_timeout,
+                statement_cache: STATEMENT_CACHE,
+                cache_size: WRITER_CACHE_KIB,
+                autocheckpoint_pages: WRITER_AUTOCHECKPOINT_PAGES,
+            },
+        )?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        checkpoint::spawn(read.clone(), alive);
         Ok(Pools::Sqlite {
             write,
             read,
@@ -262,11 +273,11 @@ impl SqlStore {
             Pools::Sqlite { write, gate, .. } => match kind {
                 WriteKind::Interactive => {
                     let _waiting = gate.interactive();
-                    Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, None)
+                    Tx::Sqlite(write.begin().await?, None)
                 }
                 WriteKind::Bulk => {
                     let turn = gate.bulk().await;
-                    Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                    Tx::Sqlite(write.begin().await?, Some(turn))
                 }
             },
             Pools::Postgres(p) => Tx::Pg(p.begin().await?),
@@ -293,10 +304,12 @@ macro_rules! in_tx {
         let mut attempt: u32 = 0;
         loop {
             let mut tx = $self.begin($kind).await?;
-            let result = {
-                let mut c = tx.conn();
-                let $conn = &mut c;
-                $body.await
+            let result = match tx.conn() {
+                Ok(mut c) => {
+                    let $conn = &mut c;
+                    $body.await
+                }
+                Err(e) => Err(e),
             };
             let result = match result {
                 Ok(v) => tx.commit().await.map(|()| v),
