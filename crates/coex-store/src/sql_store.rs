@@ -1,11 +1,12 @@
 //! [`SqlStore`]: connecting, pooling, transactions with retry, and the [`Store`] impl.
 //!
-//! SQLite gets two pools on one file: a single-connection writer (every write transaction
-//! starts with `BEGIN IMMEDIATE`, so writers queue in-process instead of failing with
-//! `SQLITE_BUSY`, and other processes wait on `busy_timeout`) and a few readers, which WAL lets
-//! run beside the writer. PostgreSQL gets one pool; concurrent transactions from any number of
-//! processes are made safe by the SQL itself (unique keys, conditional updates, row locks) and
-//! a bounded retry of whole batches on serialization failures and deadlocks.
+//! SQLite gets one writer connection on the file (driven in place, see [`crate::lite`]; every
+//! write transaction starts with `BEGIN IMMEDIATE`, so writers queue in-process instead of
+//! failing with `SQLITE_BUSY`, and other processes' writers are waited for up to
+//! `busy_timeout`) and a pool of readers (sqlx), which WAL lets run beside the writer.
+//! PostgreSQL gets one pool; concurrent transactions from any number of processes are made
+//! safe by the SQL itself (unique keys, conditional updates, row locks) and a bounded retry of
+//! whole batches on serialization failures and deadlocks.
 
 use std::fmt;
 use std::str::FromStr;
@@ -165,12 +166,6 @@ impl SqlStore {
             // Statement journals (a multi-row upsert's undo) stay in memory instead of a temp
             // file written on every such statement.
             .pragma("temp_store", "memory");
-        // The writer keeps the hot pages (queue heads, indexes, the WAL's working set) in its
-        // own cache instead of reading them back from the OS on every transaction: 32 MB,
-        // against SQLite's 2 MB default. Readers keep the default; they are many.
-        // The writer checkpoints on its own only once the WAL passes 256 MB, not SQLite's 4 MB:
-        // the checkpointer task copies the WAL meanwhile (see `checkpoint`), and a checkpoint
-        // run by the writer stalls every commit queued behind it.
         // An in-memory database is private to its connection, and the writer and the readers
         // are separate connections (of two drivers).
         if url.contains(":memory:") || url.contains("mode=memory") {
@@ -188,6 +183,12 @@ impl SqlStore {
             .await?;
         migrate::sqlite().await?.run(&migrating).await?;
         migrating.close().await;
+        // The writer (see `lite`) keeps the hot pages (queue heads, indexes, the WAL's working
+        // set) in its own cache instead of reading them back from the OS on every
+        // transaction: 32 MB, against SQLite's 2 MB default. Readers keep the default; they
+        // are many. The writer checkpoints on its own only once the WAL passes 256 MB, not
+        // SQLite's 4 MB: the checkpointer task copies the WAL meanwhile (see `checkpoint`),
+        // and a checkpoint run by the writer stalls every commit queued behind it.
         let write = Writer::open(
             options.get_filename(),
             &WriterOptions {

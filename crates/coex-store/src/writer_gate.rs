@@ -11,7 +11,8 @@
 //! go ahead. So an interactive transaction waits for at most the one group commit running,
 //! and a group commit waits only for the interactive transactions queued before it: a steady
 //! stream of them (a campaign enqueued through the API) cannot starve ingest or sending.
-//! The pool itself hands its connection out first come, first served (sqlx's pools are fair).
+//! The writer's connection itself is handed out first come, first served (tokio's mutex is
+//! fair; see `lite`).
 //!
 //! A group commit that can be cut (the send engine's results and claims, through
 //! `finish_attempts_some` and `claim_sends_some`) works in pieces and asks

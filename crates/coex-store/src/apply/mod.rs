@@ -13,8 +13,9 @@
 //! 4. what accumulated: conversation aggregates (last activity, the window input, counts), the
 //!    phone app's last sign of life per number, and the feed events with their sequence.
 //!
-//! Statements are few because every one is a round trip (to SQLite's worker thread, or to the
-//! PostgreSQL server), and round trips, not SQL, are what ingest costs.
+//! Statements are few because on PostgreSQL every one is a round trip to the server, and round
+//! trips, not SQL, are what ingest costs there. (On SQLite each statement runs in place on
+//! the writer, see `lite`; fewer statements still mean less binding, stepping and copying.)
 //!
 //! Idempotency comes from unique keys, never from reading first: every insert is
 //! `ON CONFLICT DO NOTHING` and its result says "new" or "duplicate"; every state move is a

@@ -6,7 +6,7 @@
 //! Each test holds SQLite's writer connection in a transaction of its own while the group
 //! commit takes its turn and queues for that connection; an interactive transaction then
 //! asks for the writer, and the test lets the connection go. The group commit gets it first
-//! (the pool is first come, first served) and finds someone waiting at its first look.
+//! (the connection is handed out first come, first served) and finds someone waiting at its first look.
 
 use std::time::Duration;
 

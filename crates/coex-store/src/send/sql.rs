@@ -433,9 +433,10 @@ async fn get_lane(c: &mut Conn<'_>, number: &PhoneNumberId) -> Result<LaneRecord
 /// their leases, one `UPDATE … RETURNING` for all lanes that may claim (per claim size and
 /// run of 256 lanes), and one read of the next ready time of those that found nothing.
 ///
-/// Why one statement for many lanes: each statement is a round trip to the database (on
-/// SQLite, to the connection's worker thread and back), and at 200 busy numbers the claims
-/// alone made 200 round trips a second on the single writer.
+/// Why one statement for many lanes: on PostgreSQL each statement is a round trip to the
+/// server, and at 200 busy numbers the claims alone made 200 statements a second on SQLite's
+/// single writer (they were round trips to sqlx's worker thread before the writer ran in
+/// place, see `lite`).
 async fn claim_sends_many(
     c: &mut Conn<'_>,
     requests: &[ClaimRequest],

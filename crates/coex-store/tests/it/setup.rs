@@ -74,6 +74,12 @@ both!(bad_urls_are_refused, |db| async {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+    // The SQLite writer and readers are separate connections: a private in-memory database
+    // would be a different one for each.
+    let err = coex_store::SqlStore::connect("sqlite::memory:")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
     assert_eq!(db.store.backend_name(), db.backend);
 });
 
