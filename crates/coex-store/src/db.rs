@@ -272,14 +272,7 @@ impl Conn<'_> {
                 .fetch_optional(&mut **c)
                 .await?
                 .map(Row::Sqlite),
-            Self::Lite(c) => {
-                let mut first = None;
-                lite::run(c, sql, args, |r| {
-                    first = Some(Row::Lite(r));
-                    false
-                })?;
-                first
-            }
+            Self::Lite(c) => lite::first(c, sql, args)?.map(Row::Lite),
             Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
                 .fetch_optional(&mut **c)
                 .await?
@@ -290,10 +283,9 @@ impl Conn<'_> {
     pub(crate) async fn one(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Row, StoreError> {
         check(args)?;
         Ok(match self {
-            Self::Lite(_) => self
-                .opt(sql, args)
-                .await?
-                .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?,
+            Self::Lite(c) => Row::Lite(
+                lite::first(c, sql, args)?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))?,
+            ),
             Self::Sqlite(c) => Row::Sqlite(
                 bind_all!(sqlx::query::<Sqlite>(sql), args)
                     .fetch_one(&mut **c)
@@ -320,14 +312,10 @@ impl Conn<'_> {
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect(),
-            Self::Lite(c) => {
-                let mut rows = Vec::new();
-                lite::run(c, sql, args, |r| {
-                    rows.push(Row::Lite(r));
-                    true
-                })?;
-                rows
-            }
+            Self::Lite(c) => lite::all(c, sql, args)?
+                .into_iter()
+                .map(Row::Lite)
+                .collect(),
             Self::Pg(c) => bind_all!(sqlx::query::<Postgres>(sql), args)
                 .fetch_all(&mut **c)
                 .await?

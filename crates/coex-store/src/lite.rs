@@ -219,6 +219,34 @@ pub(crate) fn run(
     Ok(if read_only { 0 } else { conn.changes() })
 }
 
+/// [`run`] for a statement's first row (if any).
+pub(crate) fn first(
+    conn: &mut Connection,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<Option<LiteRow>, StoreError> {
+    let mut first = None;
+    run(conn, sql, args, |r| {
+        first = Some(r);
+        false
+    })?;
+    Ok(first)
+}
+
+/// [`run`] for all of a statement's rows.
+pub(crate) fn all(
+    conn: &mut Connection,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<LiteRow>, StoreError> {
+    let mut rows = Vec::new();
+    run(conn, sql, args, |r| {
+        rows.push(r);
+        true
+    })?;
+    Ok(rows)
+}
+
 /// A column's value, owned. Text that is not UTF-8 (a damaged file) comes out as a blob, which
 /// no text column decodes: a `Corrupt` error, not a panic.
 fn owned(v: ValueRef<'_>) -> Value {
@@ -446,16 +474,6 @@ mod tests {
         (dir, path, w)
     }
 
-    fn all(c: &mut Connection, sql: &str, args: &[Arg<'_>]) -> Vec<LiteRow> {
-        let mut rows = Vec::new();
-        run(c, sql, args, |r| {
-            rows.push(r);
-            true
-        })
-        .expect("statement");
-        rows
-    }
-
     #[tokio::test]
     async fn parameters_bind_by_number_or_in_order_and_values_decode() {
         let (_dir, _path, w) = writer();
@@ -481,7 +499,8 @@ mod tests {
             c,
             "SELECT k, n, b, $2 AS two, $1 AS one, $2 AS again FROM t WHERE k = $1",
             &[Arg::Text(Some("a")), Arg::Int(Some(7))],
-        );
+        )
+        .expect("statement");
         assert_eq!(rows.len(), 1);
         let r = &rows[0];
         assert_eq!(r.get::<String>("k").expect("k"), "a");
@@ -492,7 +511,7 @@ mod tests {
         assert_eq!(r.get::<i64>("again").expect("again"), 7);
         assert_eq!(r.get::<String>("one").expect("one"), "a");
         // NULLs, missing columns and wrong types.
-        let rows = all(c, "SELECT NULL AS z, 'text' AS s", &[]);
+        let rows = all(c, "SELECT NULL AS z, 'text' AS s", &[]).expect("statement");
         assert_eq!(rows[0].get::<Option<i64>>("z").expect("z"), None);
         assert!(matches!(
             rows[0].get::<i64>("z"),
@@ -507,7 +526,7 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         // Text that is not UTF-8 is a corrupt value, not a panic.
-        let rows = all(c, "SELECT CAST(x'ff00fe' AS TEXT) AS bad", &[]);
+        let rows = all(c, "SELECT CAST(x'ff00fe' AS TEXT) AS bad", &[]).expect("statement");
         assert!(matches!(
             rows[0].get::<String>("bad"),
             Err(StoreError::Corrupt(_))
@@ -529,11 +548,17 @@ mod tests {
             .await
             .expect("the connection came back, no transaction open");
         let c = tx.conn().expect("conn");
-        assert!(all(c, "SELECT k FROM t", &[]).is_empty(), "rolled back");
+        assert!(
+            all(c, "SELECT k FROM t", &[])
+                .expect("statement")
+                .is_empty(),
+            "rolled back"
+        );
         run(c, "INSERT INTO t (k) VALUES ('kept')", &[], |_| true).expect("insert");
         tx.commit().await.expect("commit");
         let mut tx = w.begin().await.expect("begin");
         let keys: Vec<String> = all(tx.conn().expect("conn"), "SELECT k FROM t", &[])
+            .expect("statement")
             .iter()
             .map(|r| r.get("k").expect("k"))
             .collect();
