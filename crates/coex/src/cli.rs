@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Sim(args) => runtime()?.block_on(sim_cmd::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::run(&args, &config, cli.config.as_deref()),
         Command::Send(args) => runtime()?.block_on(send_cmd::run(&config, &args)),
         Command::Config => {
             println!("{}", toml::to_string_pretty(&config)?);

@@ -14,7 +14,7 @@
 
 use std::{
     collections::BTreeMap,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::ExitCode,
     time::{Duration, Instant},
 };
@@ -95,7 +95,7 @@ pub struct IngestArgs {
 }
 
 /// Runs the benchmark; exit code 1 when the correctness check fails.
-pub fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &IngestArgs, config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
     if args.rate.is_none() && !args.find_max {
         bail!("give --rate R (one step) or --find-max");
     }
@@ -107,23 +107,27 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run_async(args))
+    rt.block_on(run_async(args, config_file))
 }
 
-async fn run_async(args: &IngestArgs) -> anyhow::Result<ExitCode> {
+async fn run_async(args: &IngestArgs, config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
     super::run_on_fresh_database(
         "ingest",
         args.db,
         &args.database_url,
         args.keep,
         args.out.as_deref(),
-        async |db| measure(args, db).await,
+        async |db| measure(args, config_file, db).await,
     )
     .await
 }
 
 /// Everything between creating and dropping the database; the server is stopped on every path.
-async fn measure(args: &IngestArgs, db: &target::Database) -> anyhow::Result<Report> {
+async fn measure(
+    args: &IngestArgs,
+    config_file: Option<&Path>,
+    db: &target::Database,
+) -> anyhow::Result<Report> {
     let store = SqlStore::connect_with(
         &db.url,
         StoreOptions {
@@ -135,7 +139,7 @@ async fn measure(args: &IngestArgs, db: &target::Database) -> anyhow::Result<Rep
     .context("opening the bench database")?;
     let numbers = target::seed(&store, WABA, args.numbers.max(1)).await?;
     let exe = std::env::current_exe().context("locating the coex binary")?;
-    let mut server = Server::spawn(&exe, &db.url, SECRET, &db.log_path())?;
+    let mut server = Server::spawn(&exe, config_file, &db.url, SECRET, &db.log_path())?;
     let client = target::client()?;
     let result = async {
         server.wait_healthy(&client).await?;

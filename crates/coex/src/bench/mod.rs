@@ -24,6 +24,7 @@ pub mod workload;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::config::Config;
 use anyhow::Context;
 use coex_core::model::Timestamp;
 
@@ -44,11 +45,17 @@ pub enum BenchCommand {
     Send(send::SendArgs),
 }
 
-/// Runs a benchmark subcommand.
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+/// Runs a benchmark subcommand. `config` is the effective configuration (`--config` file and
+/// `COEX_*` over the defaults): the send bench's sender runs on it, and the ingest bench's
+/// server is started with the same file (`config_file`).
+pub fn run(
+    args: &BenchArgs,
+    config: &Config,
+    config_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     match &args.command {
-        BenchCommand::Ingest(a) => ingest::run(a),
-        BenchCommand::Send(a) => send::run(a),
+        BenchCommand::Ingest(a) => ingest::run(a, config_file),
+        BenchCommand::Send(a) => send::run(a, config),
     }
 }
 

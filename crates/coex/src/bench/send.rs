@@ -106,7 +106,7 @@ pub struct SendArgs {
 
 /// Runs the benchmark; exit code 1 when the store and the emulator disagree on what was
 /// accepted.
-pub fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &SendArgs, config: &Config) -> anyhow::Result<ExitCode> {
     if args.numbers == 0 {
         bail!("--numbers must be at least 1");
     }
@@ -124,28 +124,32 @@ pub fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
         .thread_name(SENDER_THREADS)
         .enable_all()
         .build()?;
-    rt.block_on(run_async(args))
+    rt.block_on(run_async(args, config))
 }
 
 /// Name of the sender runtime's threads (CPU is attributed by thread name).
 const SENDER_THREADS: &str = "coex-send";
 const OBSERVER_THREAD: &str = "bench-observer";
 
-async fn run_async(args: &SendArgs) -> anyhow::Result<ExitCode> {
+async fn run_async(args: &SendArgs, config: &Config) -> anyhow::Result<ExitCode> {
     super::run_on_fresh_database(
         "send",
         args.db,
         &args.database_url,
         args.keep,
         args.out.as_deref(),
-        async |db| measure(args, db).await,
+        async |db| measure(args, config, db).await,
     )
     .await
 }
 
 /// Everything between creating and dropping the database; the emulator is stopped on every
 /// path.
-async fn measure(args: &SendArgs, db: &target::Database) -> anyhow::Result<SendReport> {
+async fn measure(
+    args: &SendArgs,
+    config: &Config,
+    db: &target::Database,
+) -> anyhow::Result<SendReport> {
     let dir = db
         .log_path()
         .parent()
@@ -159,7 +163,7 @@ async fn measure(args: &SendArgs, db: &target::Database) -> anyhow::Result<SendR
         &dir,
     )?;
     spinner.finish_and_clear();
-    let result = Bench::setup(args, db, &emulator).await;
+    let result = Bench::setup(args, config, db, &emulator).await;
     let result = match result {
         Ok(bench) => bench.run().await,
         Err(e) => Err(e),
@@ -224,6 +228,7 @@ fn template(to: &str) -> Value {
 impl<'a> Bench<'a> {
     async fn setup(
         args: &'a SendArgs,
+        config: &Config,
         db: &'a target::Database,
         emulator: &'a Emulator,
     ) -> anyhow::Result<Bench<'a>> {
@@ -234,9 +239,8 @@ impl<'a> Bench<'a> {
             info.phone_number_ids.len(),
             args.numbers + 1
         );
-        // The shipped defaults with the COEX_* environment over them (the bench's knobs for
-        // tuning the sender); a config file is not read.
-        let config = Config::load(None).context("loading the default configuration")?;
+        // The effective configuration (`--config` and COEX_* over the shipped defaults): the
+        // bench's knobs for tuning the sender. Its database is the bench's own.
         let mut settings = config.send.settings();
         // Webhooks are off: no status ever confirms a send, and none should turn into
         // `sent_unconfirmed` (a write per send) during a 10-minute run.
@@ -644,8 +648,8 @@ impl<'a> Bench<'a> {
 }
 
 const METHOD: &[&str] = &[
-    "sender: SendService + SendEngine in this process, the shipped [send] defaults (COEX_SEND_* \
-     override them), a 2-thread tokio runtime; store pools as coex serve opens them",
+    "sender: SendService + SendEngine in this process, the [send] settings of --config and \
+     COEX_SEND_* over the shipped defaults, a 2-thread tokio runtime; store pools as coex serve opens them",
     "emulator: coex sim as a child process at speed 1, webhooks off; it enforces 20 MPS per \
      number (130429) and one message per 6 s per customer (131056)",
     "rates, error answers and the densest second come from the emulator's request log \

@@ -167,15 +167,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `exe serve --listen 127.0.0.1:0` on `db_url` and waits for its address.
+    /// Starts `exe serve --listen 127.0.0.1:0` on `db_url` (with `--config config_file` when
+    /// one is given) and waits for its address.
     ///
     /// Settings go through `COEX_*` variables; the bench's own `COEX_INGEST_*`,
     /// `COEX_DATABASE_MAX_CONNECTIONS` and `COEX_LOG_*` pass through (to tune the server under
     /// test), every other `COEX_*` is removed so a developer's environment cannot redirect it.
-    pub fn spawn(exe: &Path, db_url: &str, secret: &str, log: &Path) -> anyhow::Result<Self> {
+    pub fn spawn(
+        exe: &Path,
+        config_file: Option<&Path>,
+        db_url: &str,
+        secret: &str,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("creating the server log {}", log.display()))?;
         let mut cmd = Command::new(exe);
+        if let Some(file) = config_file {
+            cmd.arg("--config").arg(file);
+        }
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().into_owned();
