@@ -1,13 +1,13 @@
 //! [`SendService`]: the policy at enqueue time, the queue, and what the REST API reads back
 //! (a send with its attempts and cost, a number's cost ledger, its lane).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use coex_core::model::{CustomerKey, MessageStatus, Origin, Timestamp};
+use coex_core::model::{CustomerKey, MessageStatus, Number, Origin, Timestamp};
 use coex_core::policy::{
-    ConversationFacts, Decision, FreeFormKind, NeedsTemplateReason, NumberFacts, Recipient,
-    Refusal, SendContent, SendFacts, TemplateFacts, Window, decide,
+    ConversationFacts, Decision, Feature, FreeFormKind, NeedsTemplateReason, NumberFacts,
+    Recipient, Refusal, SendContent, SendFacts, TemplateFacts, Window, decide,
 };
 use coex_core::pricing::{Amount, Category, Country, PriceTable};
 use coex_core::{PhoneNumberId, WabaId};
@@ -15,8 +15,8 @@ use coex_meta::graph::{
     GraphError, Recipient as GraphRecipient, RecipientType, SendMessageRequest, ValidationError,
 };
 use coex_store::send::{
-    AttemptRecord, Enqueued, IdempotencyKey, LaneRecord, NewSend, SendErrorInfo, SendId,
-    SendRecord, SendState, SendStore,
+    AttemptRecord, Enqueued, IdempotencyKey, LaneRecord, NewSend, SendContext, SendErrorInfo,
+    SendId, SendRecord, SendState, SendStore,
 };
 use coex_store::{SqlStore, Store, StoreError};
 use serde::Serialize;
@@ -208,10 +208,34 @@ pub struct CostReport {
     pub estimated: Amount,
 }
 
+/// One send request as [`SendService::new_send`] decides it.
+struct Request<'a> {
+    /// Typed and validated; its recipient is set from the decision.
+    req: &'a SendMessageRequest,
+    /// The policy's view of the request, addressed to the request's key (the contact's
+    /// identifiers replace it).
+    facts: SendFacts,
+    catalog: &'a [TemplateFacts],
+    /// The WABA whose catalog this is (templates only).
+    waba: Option<&'a WabaId>,
+    input: &'a SendInput,
+    now: Timestamp,
+}
+
+/// Why [`SendService::new_send`] made no queue row.
+enum Undecided {
+    Refused(SendError),
+    /// The number belongs to this WABA now: the catalog was another's.
+    WabaMoved(WabaId),
+}
+
 /// The sending side of the hub. Cheap to share behind an `Arc`.
 pub struct SendService {
     store: SqlStore,
     templates: Arc<TemplateCache>,
+    // Why a std Mutex: held for a lookup or an insert, never across an await.
+    /// Each number's WABA, for its template catalog (see [`SendService::waba_of`]).
+    wabas: Mutex<HashMap<PhoneNumberId, WabaId>>,
     prices: PriceTable,
     engine: SendEngine,
     clock: Clock,
@@ -236,6 +260,7 @@ impl SendService {
         Self {
             store,
             templates,
+            wabas: Mutex::default(),
             prices,
             engine,
             clock,
@@ -252,18 +277,15 @@ impl SendService {
 
     /// Decides and queues one send. `Ok((view, true))` for a new send, `(view, false)` when
     /// the idempotency key named an earlier one.
+    ///
+    /// Everything the decision needs from the store (the number, the contact, the window) is
+    /// read in the transaction that queues the send ([`SendStore::decide_and_enqueue`]); only
+    /// a template's catalog is looked up before it (cached per WABA; see [`Self::waba_of`]).
     pub async fn enqueue(
         &self,
         number_id: &PhoneNumberId,
         input: SendInput,
     ) -> Result<(SendView, bool), SendError> {
-        let number = match self.store.get_number(number_id).await {
-            Ok(n) => n,
-            Err(StoreError::NotFound { .. }) => {
-                return Err(SendError::NumberNotFound(number_id.clone()));
-            }
-            Err(e) => return Err(e.into()),
-        };
         if !input.origin.is_api() {
             return Err(SendError::BadOrigin(input.origin));
         }
@@ -273,27 +295,9 @@ impl SendService {
             ));
         }
         let now = (self.clock)();
-        let number_facts = NumberFacts::from(&number);
         let features = request::features(&input.body, input.marketing_messages_lite);
         if !features.is_empty() {
-            // Disabled features are refused before the body is even typed (a `live_location`
-            // or `revoke` body has no typed form). The policy answers number state first.
-            let probe = SendFacts {
-                recipient: CustomerKey::Phone(number.display_phone.clone()),
-                content: SendContent::FreeForm {
-                    kind: FreeFormKind::Other,
-                },
-                features: features.clone(),
-            };
-            if let Decision::Refused(r) = decide(
-                &number_facts,
-                &ConversationFacts::default(),
-                &probe,
-                &Vec::<TemplateFacts>::new(),
-                now,
-            ) {
-                return Err(SendError::Refused(r));
-            }
+            self.refuse_features(number_id, &features, now).await?;
         }
         let mut req: SendMessageRequest = serde_json::from_value(input.body.clone())
             .map_err(|e| SendError::BadBody(format!("not a Graph API message: {e}")))?;
@@ -306,33 +310,127 @@ impl SendService {
             }
             Err(e) => return Err(SendError::BadBody(e.to_string())),
         };
-        // Whichever identifiers the contact has: the policy sends to the phone when known.
-        let key = match self.store.find_contact(number.workspace, &key).await? {
-            Some(c) => CustomerKey::new(c.bsuid, c.phone).unwrap_or(key),
-            None => key,
-        };
+        req.recipient_type = Some(RecipientType::Individual);
         let content = request::send_content(&req, input.media.as_ref());
-        let catalog = match &content {
-            SendContent::Template(t) => self
-                .templates
-                .catalog(&number.waba, Some(&t.name))
-                .await
-                .map_err(SendError::Templates)?,
-            _ => Arc::new(Vec::new()),
+        let template = match &content {
+            SendContent::Template(t) => Some(t.name.clone()),
+            _ => None,
         };
-        let last_inbound_at = self.store.last_inbound_at(number_id, &key).await?;
-        let facts = SendFacts {
-            recipient: key.clone(),
-            content: content.clone(),
-            features,
+        let mut waba = match template {
+            Some(_) => Some(self.waba_of(number_id).await?),
+            None => None,
         };
-        let conversation = ConversationFacts { last_inbound_at };
+        let queued = loop {
+            let catalog = match (&waba, &template) {
+                (Some(w), Some(name)) => match self.templates.catalog(w, Some(name)).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Perhaps the number is no longer this WABA's: the next request
+                        // reads it again.
+                        self.forget_waba(number_id);
+                        return Err(SendError::Templates(e));
+                    }
+                },
+                _ => Arc::new(Vec::new()),
+            };
+            let facts = SendFacts {
+                recipient: key.clone(),
+                content: content.clone(),
+                features: features.clone(),
+            };
+            let request = Request {
+                req: &req,
+                facts,
+                catalog: &catalog,
+                waba: waba.as_ref(),
+                input: &input,
+                now,
+            };
+            // When the number's lane runs here, the send is claimed for it in the same
+            // transaction (if it can go at once) and handed over: one transaction less
+            // between the request and Meta.
+            let owner = self.engine.local_lane(number_id);
+            let decided = self
+                .store
+                .decide_and_enqueue(number_id, &key, owner, |context| {
+                    self.new_send(context, &request)
+                })
+                .await;
+            match decided {
+                Ok(Ok(q)) => break q,
+                Ok(Err(Undecided::Refused(e))) => return Err(e),
+                Ok(Err(Undecided::WabaMoved(moved))) => {
+                    // The number moved to another WABA since it was cached: its templates
+                    // are that WABA's. Decided again with that catalog.
+                    self.remember_waba(number_id, &moved);
+                    waba = Some(moved);
+                }
+                Err(StoreError::NotFound { .. }) => {
+                    self.forget_waba(number_id);
+                    return Err(SendError::NumberNotFound(number_id.clone()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let created = matches!(queued.enqueued, Enqueued::Created(_));
+        match queued.claimed {
+            Some(send) => self.engine.hand_over(send).await,
+            None if created => self.engine.notify(number_id),
+            None => {}
+        }
+        Ok((self.view(queued.record, queued.attempts), created))
+    }
+
+    /// A request with a feature Coexistence disables is refused before its body is typed (a
+    /// `live_location` or `revoke` body has no typed form); the policy answers the number's
+    /// state first, so the number is read here.
+    async fn refuse_features(
+        &self,
+        number_id: &PhoneNumberId,
+        features: &[Feature],
+        now: Timestamp,
+    ) -> Result<(), SendError> {
+        let number = self.number(number_id).await?;
+        let probe = SendFacts {
+            recipient: CustomerKey::Phone(number.display_phone.clone()),
+            content: SendContent::FreeForm {
+                kind: FreeFormKind::Other,
+            },
+            features: features.to_vec(),
+        };
+        match decide(
+            &NumberFacts::from(&number),
+            &ConversationFacts::default(),
+            &probe,
+            &Vec::<TemplateFacts>::new(),
+            now,
+        ) {
+            Decision::Refused(r) => Err(SendError::Refused(r)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The policy's decision on `request` with what the store read in the enqueue's
+    /// transaction, and the queue row it makes. No I/O: it may run more than once.
+    fn new_send(&self, context: &SendContext, r: &Request<'_>) -> Result<NewSend, Undecided> {
+        let number = &context.number;
+        if let Some(waba) = r.waba
+            && *waba != number.waba
+        {
+            return Err(Undecided::WabaMoved(number.waba.clone()));
+        }
+        let mut facts = r.facts.clone();
+        // Whichever identifiers the contact has: the policy sends to the phone when known.
+        facts.recipient = context.customer.clone();
+        let conversation = ConversationFacts {
+            last_inbound_at: context.last_inbound_at,
+        };
         let decision = decide(
-            &number_facts,
+            &NumberFacts::from(number),
             &conversation,
             &facts,
-            catalog.as_slice(),
-            now,
+            r.catalog,
+            r.now,
         );
         let (category, recipient, window) = match decision {
             Decision::SendNow {
@@ -341,15 +439,17 @@ impl SendService {
                 window,
                 ..
             } => (category, recipient, window),
-            Decision::Refused(r) => return Err(SendError::Refused(r)),
+            Decision::Refused(refusal) => {
+                return Err(Undecided::Refused(SendError::Refused(refusal)));
+            }
             d @ Decision::NeedsTemplate { reason, .. } => {
-                return Err(SendError::NeedsTemplate {
+                return Err(Undecided::Refused(SendError::NeedsTemplate {
                     reason,
                     detail: d.detail(),
-                });
+                }));
             }
         };
-        req.recipient_type = Some(RecipientType::Individual);
+        let mut req = r.req.clone();
         match &recipient {
             Recipient::Phone(p) => {
                 req.to = Some(p.e164());
@@ -360,25 +460,27 @@ impl SendService {
                 req.recipient = Some(b.as_str().to_owned());
             }
         }
-        let is_template = matches!(content, SendContent::Template(_));
-        let country = Country::of_customer(&key);
+        let is_template = matches!(facts.content, SendContent::Template(_));
+        let country = Country::of_customer(&facts.recipient);
         let estimated = self
             .prices
-            .estimate(category, country, window.is_open(), input.origin)
+            .estimate(category, country, window.is_open(), r.input.origin)
             .amount();
         let window_closes_at = match window {
             Window::Open { closes_at } if !is_template => Some(closes_at),
             _ => None,
         };
-        let new = NewSend {
+        let request = serde_json::to_string(&req)
+            .map_err(|e| Undecided::Refused(SendError::BadBody(e.to_string())))?;
+        Ok(NewSend {
             workspace: number.workspace,
-            number: number_id.clone(),
-            customer: key,
+            number: number.id.clone(),
+            customer: facts.recipient,
             recipient,
-            origin: input.origin,
-            sender: input.sender,
+            origin: r.input.origin,
+            sender: r.input.sender.clone(),
             kind: req.content.kind().to_owned(),
-            request: serde_json::to_string(&req).map_err(|e| SendError::BadBody(e.to_string()))?,
+            request,
             content: request::stored_content(&req),
             category,
             country,
@@ -386,23 +488,53 @@ impl SendService {
             window_closes_at,
             estimated,
             currency: self.prices.currency.to_string(),
-            idempotency_key: input.idempotency_key,
-            not_before: now,
-        };
-        // When the number's lane runs here, the send is claimed for it in the same
-        // transaction (if it can go at once) and handed over: one transaction less between
-        // the request and Meta.
-        let (enqueued, claimed) = match self.engine.local_lane(number_id) {
-            Some(owner) => self.store.enqueue_and_claim(&new, owner).await?,
-            None => (self.store.enqueue(&new).await?, None),
-        };
-        match claimed {
-            Some(send) => self.engine.hand_over(send).await,
-            None if matches!(enqueued, Enqueued::Created(_)) => self.engine.notify(number_id),
-            None => {}
+            idempotency_key: r.input.idempotency_key.clone(),
+            not_before: r.now,
+        })
+    }
+
+    /// The number, or `NumberNotFound`.
+    async fn number(&self, id: &PhoneNumberId) -> Result<Number, SendError> {
+        match self.store.get_number(id).await {
+            Ok(n) => {
+                self.remember_waba(id, &n.waba);
+                Ok(n)
+            }
+            Err(StoreError::NotFound { .. }) => {
+                self.forget_waba(id);
+                Err(SendError::NumberNotFound(id.clone()))
+            }
+            Err(e) => Err(e.into()),
         }
-        let view = self.get(enqueued.id()).await?;
-        Ok((view, matches!(enqueued, Enqueued::Created(_))))
+    }
+
+    /// The WABA whose templates a number sends: remembered once read, since a number rarely
+    /// moves to another WABA (and [`Self::new_send`] notices when it did).
+    async fn waba_of(&self, id: &PhoneNumberId) -> Result<WabaId, SendError> {
+        let known = self
+            .wabas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        match known {
+            Some(w) => Ok(w),
+            None => Ok(self.number(id).await?.waba),
+        }
+    }
+
+    fn remember_waba(&self, id: &PhoneNumberId, waba: &WabaId) {
+        let mut wabas = self.wabas.lock().unwrap_or_else(PoisonError::into_inner);
+        if wabas.get(id) != Some(waba) {
+            wabas.insert(id.clone(), waba.clone());
+        }
+    }
+
+    fn forget_waba(&self, id: &PhoneNumberId) {
+        self.wabas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// A send with its attempts and cost.

@@ -193,6 +193,67 @@ async fn template_checks_and_recipients(b: Backend) {
     env.finish().await;
 }
 
+both!(a_number_moved_to_another_waba_sends_that_wabas_templates);
+async fn a_number_moved_to_another_waba_sends_that_wabas_templates(b: Backend) {
+    let env = Env::start(b).await;
+    let n = env.coex();
+    let alice = env.phone_of("alice");
+    let hello = template(&alice, "hello_world", "en_US", &[]);
+    // The hub now knows the number's WABA and has its catalog.
+    env.send_ok(&n, hello.clone()).await;
+    // The number is moved to a WABA the emulator does not know (the store's API never does
+    // this; an operator's SQL or a future migration could).
+    let moved = move_number(&env.db.url, b, n.as_str(), "999000999").await;
+    let (status, v) = env.send_raw(0, &n, &hello, None).await;
+    assert_eq!(status, 503, "{v}");
+    assert_eq!(
+        v["code"], "templates_unavailable",
+        "the new WABA's catalog was asked for"
+    );
+    // Moved back: its catalog again, and the send goes out.
+    move_number(&env.db.url, b, n.as_str(), &moved).await;
+    env.send_ok(&n, hello).await;
+    env.finish().await;
+}
+
+/// Moves the number to WABA `to` (created in the same workspace when new) with SQL; returns
+/// the WABA it had.
+async fn move_number(url: &str, b: Backend, number: &str, to: &str) -> String {
+    use sqlx::{Connection, Row};
+    let find = "SELECT waba_id, workspace_id FROM numbers WHERE id = $1";
+    let add = "INSERT INTO wabas (id, workspace_id, created_at) VALUES ($1, $2, 0) \
+               ON CONFLICT (id) DO NOTHING";
+    let set = "UPDATE numbers SET waba_id = $1 WHERE id = $2";
+    macro_rules! run {
+        ($conn:expr) => {{
+            let mut c = $conn;
+            let row = sqlx::query(find)
+                .bind(number)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            let (from, ws): (String, i64) = (row.get(0), row.get(1));
+            sqlx::query(add)
+                .bind(to)
+                .bind(ws)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            sqlx::query(set)
+                .bind(to)
+                .bind(number)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            from
+        }};
+    }
+    match b {
+        Backend::Sqlite => run!(sqlx::SqliteConnection::connect(url).await.unwrap()),
+        Backend::Postgres => run!(sqlx::PgConnection::connect(url).await.unwrap()),
+    }
+}
+
 both!(disabled_features);
 async fn disabled_features(b: Backend) {
     let env = Env::start(b).await;

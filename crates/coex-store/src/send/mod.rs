@@ -32,7 +32,7 @@ use std::future::Future;
 use std::str::FromStr;
 
 use coex_core::model::{
-    CustomerKey, MessageContent, MessageStatus, Origin, Pricing, Timestamp, WorkspaceId,
+    CustomerKey, MessageContent, MessageStatus, Number, Origin, Pricing, Timestamp, WorkspaceId,
 };
 use coex_core::policy::Recipient;
 use coex_core::pricing::{Amount, Category, Country};
@@ -247,6 +247,31 @@ impl Enqueued {
             Self::Created(id) | Self::Existing(id) => *id,
         }
     }
+}
+
+/// What a send request is decided on, read by [`SendStore::decide_and_enqueue`] in the
+/// transaction that queues it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendContext {
+    /// The sending number (its state, kind and portfolio).
+    pub number: Number,
+    /// The customer with every identifier the store knows for them (the request's key when
+    /// they are not a contact yet).
+    pub customer: CustomerKey,
+    /// The customer's last live inbound message to the number: the 24 h window's input.
+    pub last_inbound_at: Option<Timestamp>,
+}
+
+/// A send [`SendStore::decide_and_enqueue`] queued (or found by its idempotency key), read
+/// back in the same transaction.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub enqueued: Enqueued,
+    /// The new send, claimed for the caller's lane when it can go at once.
+    pub claimed: Option<ClaimedSend>,
+    pub record: SendRecord,
+    /// Its attempts so far (none for a new send).
+    pub attempts: Vec<AttemptRecord>,
 }
 
 /// An error Meta (or the network) gave an attempt, or the reason a send ended.
@@ -519,6 +544,25 @@ pub trait SendStore: Send + Sync {
         send: &NewSend,
         owner: &LaneOwner,
     ) -> impl Future<Output = Result<(Enqueued, Option<ClaimedSend>)>> + Send;
+
+    /// Reads what a send to `customer` from `number` is decided on ([`SendContext`]), asks
+    /// `decide` for the send, and queues it (claimed for `claim_for` as in
+    /// [`Self::enqueue_and_claim`]), all in one transaction: the decision is made on what the
+    /// queue row is written with (a number disconnected meanwhile cannot slip through), and on
+    /// SQLite the reads run on the writer's connection, with no reader round trip before it.
+    /// `decide` may run more than once (a transaction the database asked to retry) and must
+    /// not do I/O; its error is returned as the inner `Err`, with nothing written. A number
+    /// that does not exist is `NotFound`.
+    fn decide_and_enqueue<E, F>(
+        &self,
+        number: &PhoneNumberId,
+        customer: &CustomerKey,
+        claim_for: Option<&LaneOwner>,
+        decide: F,
+    ) -> impl Future<Output = Result<std::result::Result<Queued, E>>> + Send
+    where
+        E: Send,
+        F: Fn(&SendContext) -> std::result::Result<NewSend, E> + Send + Sync;
 
     /// The send with its message's status and pricing.
     fn get_send(&self, id: SendId) -> impl Future<Output = Result<SendRecord>> + Send;

@@ -14,8 +14,8 @@ use coex_core::{Bsuid, PhoneNumber, PhoneNumberId, Wamid};
 use super::{
     AttemptError, AttemptKind, AttemptRecord, AttemptResult, Claim, ClaimRequest, ClaimedSend,
     CostRow, Enqueued, FinishSummary, IDEMPOTENCY_WINDOW_MS, LaneOwner, LaneRecord, LeaseOutcome,
-    NewSend, Outcome, ReconcileSummary, ReconcileWindow, SendErrorInfo, SendId, SendRecord,
-    SendState, SendStore, recipient_text,
+    NewSend, Outcome, Queued, ReconcileSummary, ReconcileWindow, SendContext, SendErrorInfo,
+    SendId, SendRecord, SendState, SendStore, recipient_text,
 };
 use crate::apply::pricing_from;
 use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, param, row_runs, values_list};
@@ -268,6 +268,39 @@ async fn send_attempts(c: &mut Conn<'_>, id: SendId) -> Result<Vec<AttemptRecord
             })
         })
         .collect()
+}
+
+/// [`SendStore::decide_and_enqueue`]'s reads: the number, the customer as a contact, and the
+/// window's input.
+async fn send_context(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    customer: &CustomerKey,
+) -> Result<SendContext> {
+    let number = read::get_number(c, number).await?;
+    let Some(contact) = read::find_contact(c, number.workspace, customer).await? else {
+        return Ok(SendContext {
+            number,
+            customer: customer.clone(),
+            last_inbound_at: None,
+        });
+    };
+    let last_inbound_at = match c
+        .opt(
+            "SELECT last_inbound_at FROM conversations WHERE number_id = $1 AND contact_id = $2",
+            args![&number.id, contact.id],
+        )
+        .await?
+    {
+        Some(r) => r.opt_ts("last_inbound_at")?,
+        None => None,
+    };
+    Ok(SendContext {
+        customer: CustomerKey::new(contact.bsuid, contact.phone)
+            .unwrap_or_else(|| customer.clone()),
+        number,
+        last_inbound_at,
+    })
 }
 
 async fn last_inbound_at(
@@ -1156,6 +1189,40 @@ impl SendStore for SqlStore {
     ) -> Result<(Enqueued, Option<ClaimedSend>)> {
         let now = self.now();
         in_tx!(self, |c| enqueue(c, send, Some(owner), now))
+    }
+
+    async fn decide_and_enqueue<E, F>(
+        &self,
+        number: &PhoneNumberId,
+        customer: &CustomerKey,
+        claim_for: Option<&LaneOwner>,
+        decide: F,
+    ) -> Result<std::result::Result<Queued, E>>
+    where
+        E: Send,
+        F: Fn(&SendContext) -> std::result::Result<NewSend, E> + Send + Sync,
+    {
+        let now = self.now();
+        in_tx!(self, |c| async {
+            let context = send_context(c, number, customer).await?;
+            let send = match decide(&context) {
+                Ok(s) => s,
+                // Nothing was written: the empty transaction commits for free.
+                Err(e) => return Ok(Err(e)),
+            };
+            let (enqueued, claimed) = enqueue(c, &send, claim_for, now).await?;
+            let record = get_send(c, enqueued.id()).await?;
+            let attempts = match enqueued {
+                Enqueued::Created(_) => Vec::new(),
+                Enqueued::Existing(id) => send_attempts(c, id).await?,
+            };
+            Ok(Ok(Queued {
+                enqueued,
+                claimed,
+                record,
+                attempts,
+            }))
+        })
     }
 
     async fn get_send(&self, id: SendId) -> Result<SendRecord> {

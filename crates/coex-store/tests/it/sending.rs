@@ -1204,3 +1204,140 @@ both!(
         let _ = f;
     }
 );
+
+both!(
+    decide_and_enqueue_decides_on_what_it_reads_in_the_queueing_transaction,
+    |db| async {
+        let f = db.fixture().await;
+        let a = owner("a");
+        // A customer known by BSUID and phone, whose last live inbound message was at 1,000 s.
+        db.apply(vec![inbound(
+            "wamid.in1",
+            by_both("US.13491208655302741918", "+16505551234"),
+            1_000,
+            "hi",
+        )])
+        .await;
+        let seen: std::sync::Mutex<Vec<SendContext>> = Default::default();
+        let decide = |ctx: &SendContext| -> Result<NewSend, &'static str> {
+            seen.lock().unwrap().push(ctx.clone());
+            let mut s = new_send(f.ws.id, "+16505551234", "hello", None);
+            s.customer = ctx.customer.clone();
+            Ok(s)
+        };
+        // Asked by phone alone: the context names the contact by both identifiers.
+        let asked = CustomerKey::Phone(phone("+16505551234"));
+        let q = db
+            .store
+            .decide_and_enqueue(&number(), &asked, Some(&a), decide)
+            .await
+            .unwrap()
+            .unwrap();
+        let ctx = seen.lock().unwrap().pop().unwrap();
+        assert_eq!(ctx.number.id, number());
+        assert_eq!(ctx.number.waba, waba());
+        assert_eq!(
+            ctx.customer,
+            CustomerKey::new(
+                Some(bsuid("US.13491208655302741918")),
+                Some(phone("+16505551234"))
+            )
+            .unwrap()
+        );
+        assert_eq!(ctx.last_inbound_at, Some(t(1_000)));
+        // The send is queued and read back in the same transaction; no lease, nothing claimed.
+        assert!(matches!(q.enqueued, Enqueued::Created(_)));
+        assert!(q.claimed.is_none() && q.attempts.is_empty());
+        assert_eq!(q.record.id, q.enqueued.id());
+        assert_eq!(q.record.state, SendState::Queued);
+        assert_eq!(q.record, db.store.get_send(q.enqueued.id()).await.unwrap());
+
+        // With the lease, a send that can go at once is claimed for the caller.
+        db.store
+            .acquire_lane(&number(), &a, t(NOW_SECS), TTL)
+            .await
+            .unwrap();
+        db.store
+            .claim_sends(&number(), &a, t(NOW_SECS), 10)
+            .await
+            .unwrap();
+        let q = db
+            .store
+            .decide_and_enqueue(&number(), &asked, Some(&a), decide)
+            .await
+            .unwrap()
+            .unwrap();
+        let claimed = q.claimed.expect("claimed at enqueue");
+        assert_eq!(claimed.id, q.enqueued.id());
+        assert_eq!(q.record.state, SendState::Sending);
+
+        // A stranger: the request's key, no window.
+        let stranger = CustomerKey::Phone(phone("+16505559999"));
+        db.store
+            .decide_and_enqueue(&number(), &stranger, None, decide)
+            .await
+            .unwrap()
+            .unwrap();
+        let ctx = seen.lock().unwrap().pop().unwrap();
+        assert_eq!(ctx.customer, stranger);
+        assert_eq!(ctx.last_inbound_at, None);
+
+        // A refusal writes nothing.
+        let before = db.store.get_lane(&number()).await.unwrap();
+        let refused = db
+            .store
+            .decide_and_enqueue(&number(), &asked, Some(&a), |_| {
+                Err::<NewSend, _>("refused")
+            })
+            .await
+            .unwrap();
+        assert!(matches!(refused, Err("refused")));
+        let after = db.store.get_lane(&number()).await.unwrap();
+        assert_eq!(
+            (before.queued, before.sending),
+            (after.queued, after.sending)
+        );
+
+        // An idempotent repeat returns the first send with its attempts, and claims nothing.
+        // (The stranger's send is claimed first: an older ready send goes before.)
+        db.store
+            .claim_sends(&number(), &a, t(NOW_SECS), 10)
+            .await
+            .unwrap();
+        let keyed = |_: &SendContext| -> Result<NewSend, &'static str> {
+            Ok(new_send(f.ws.id, "+16505551234", "k", Some("key-7")))
+        };
+        let first = db
+            .store
+            .decide_and_enqueue(&number(), &asked, Some(&a), keyed)
+            .await
+            .unwrap()
+            .unwrap();
+        let sent = first.claimed.expect("claimed");
+        db.store
+            .finish_attempts(&[accepted(&sent, &a, "wamid.k7", NOW_SECS)], t(NOW_SECS))
+            .await
+            .unwrap();
+        let again = db
+            .store
+            .decide_and_enqueue(&number(), &asked, Some(&a), keyed)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(again.enqueued, Enqueued::Existing(id) if id == first.enqueued.id()));
+        assert!(again.claimed.is_none());
+        assert_eq!(again.attempts.len(), 1);
+        assert_eq!(again.record.state, SendState::Accepted);
+
+        // An unknown number is NotFound, and nothing is decided.
+        let calls = seen.lock().unwrap().len();
+        let missing = coex_core::PhoneNumberId::parse("999999999".to_owned()).unwrap();
+        let e = db
+            .store
+            .decide_and_enqueue(&missing, &asked, None, decide)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
+        assert_eq!(seen.lock().unwrap().len(), calls);
+    }
+);
