@@ -172,7 +172,7 @@ impl SendEngine {
     }
 
     /// This process's owner name when `number`'s lane runs here: a send queued for it can
-    /// then be claimed in the enqueue's own transaction ([`SendStore::enqueue_and_claim`]).
+    /// then be claimed in the enqueue's own transaction ([`SendStore::decide_and_enqueue`]).
     pub fn local_lane(&self, number: &PhoneNumberId) -> Option<&LaneOwner> {
         self.running_lane(number).map(|_| &self.inner.owner)
     }

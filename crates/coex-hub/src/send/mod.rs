@@ -2,11 +2,12 @@
 //! faster, and nothing accepted is lost or sent twice.
 //!
 //! The path of one send:
-//! 1. [`service::SendService::enqueue`] translates the Graph API body ([`request`]), looks the
-//!    recipient and the window up, checks templates against the WABA's catalog
-//!    ([`templates`]) and asks the pure policy (`coex_core::policy::decide`). A refusal or a
-//!    closed window is answered at once with a stable code; a send the policy lets through is
-//!    priced (the `[pricing]` table) and stored, `queued`, before anything reaches Meta.
+//! 1. [`service::SendService::enqueue`] translates the Graph API body ([`request`]) and, for a
+//!    template, gets the WABA's catalog ([`templates`]); then, in the transaction that queues
+//!    the send, the store reads the number, the recipient and the window, and the pure policy
+//!    (`coex_core::policy::decide`) answers. A refusal or a closed window is answered at once
+//!    with a stable code (nothing written); a send the policy lets through is priced (the
+//!    `[pricing]` table) and stored, `queued`, before anything reaches Meta.
 //! 2. The number's lane ([`lane`]), run by whichever process holds the number's lease
 //!    ([`engine`]), claims it, paces it ([`limits`]: the number's share of its throughput, the
 //!    pair rate, the messaging limit) and makes the request.

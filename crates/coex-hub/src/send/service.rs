@@ -361,7 +361,8 @@ impl SendService {
                 Ok(Err(Undecided::Refused(e))) => return Err(e),
                 Ok(Err(Undecided::WabaMoved(moved))) => {
                     // The number moved to another WABA since it was cached: its templates
-                    // are that WABA's. Decided again with that catalog.
+                    // are that WABA's. Decided again with that catalog (once more, unless
+                    // it moves again in between).
                     self.remember_waba(number_id, &moved);
                     waba = Some(moved);
                 }
