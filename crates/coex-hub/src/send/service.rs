@@ -602,13 +602,7 @@ impl SendService {
             Timestamp::from_millis(((self.clock)().as_millis().div_euclid(DAY_MS) + 1) * DAY_MS)
         });
         let from = from.unwrap_or_else(|| to.plus_millis(-30 * DAY_MS));
-        match self.store.get_number(number).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound { .. }) => {
-                return Err(SendError::NumberNotFound(number.clone()));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        self.number(number).await?;
         let rows = self.store.cost_rows(number, from, to).await?;
         let mut lines: BTreeMap<(i64, &'static str), CostLine> = BTreeMap::new();
         for row in rows {

@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use coex_core::model::{
-    ArchiveInput, CustomerKey, CustomerRef, Ingest, IngestBatch, IngestItem, MessageContent,
-    SentMessage, Timestamp, WorkspaceId,
+    ArchiveInput, ContactId, CustomerKey, CustomerRef, Ingest, IngestBatch, IngestItem,
+    MessageContent, SentMessage, Timestamp, WorkspaceId,
 };
 use coex_core::policy::Recipient;
 use coex_core::pricing::Amount;
@@ -285,16 +285,7 @@ async fn send_context(
             last_inbound_at: None,
         });
     };
-    let last_inbound_at = match c
-        .opt(
-            "SELECT last_inbound_at FROM conversations WHERE number_id = $1 AND contact_id = $2",
-            args![&number.id, contact.id],
-        )
-        .await?
-    {
-        Some(r) => r.opt_ts("last_inbound_at")?,
-        None => None,
-    };
+    let last_inbound_at = conversation_last_inbound(c, &number.id, contact.id).await?;
     Ok(SendContext {
         customer: CustomerKey::new(contact.bsuid, contact.phone)
             .unwrap_or_else(|| customer.clone()),
@@ -319,10 +310,19 @@ async fn last_inbound_at(
     let Some(contact) = read::find_contact(c, ws, customer).await? else {
         return Ok(None);
     };
+    conversation_last_inbound(c, number, contact.id).await
+}
+
+/// The last live inbound message of the contact's conversation with `number`, if any.
+async fn conversation_last_inbound(
+    c: &mut Conn<'_>,
+    number: &PhoneNumberId,
+    contact: ContactId,
+) -> Result<Option<Timestamp>> {
     let row = c
         .opt(
             "SELECT last_inbound_at FROM conversations WHERE number_id = $1 AND contact_id = $2",
-            args![number, contact.id],
+            args![number, contact],
         )
         .await?;
     match row {
