@@ -28,6 +28,30 @@ pub struct Hub {
     sending: Option<Arc<SendService>>,
 }
 
+/// Connections the kernel may hold for the hub before it accepts them (capped by
+/// `net.core.somaxconn`, 4096 on current Linux).
+///
+/// Why not tokio's `TcpListener::bind` (1,024): webhook senders open connections in bursts
+/// when answers slow down for a moment (the ingest benchmark's generator opened 2,700 within a
+/// second at the start of a 10,000 webhooks/s step). Past the backlog the kernel drops SYNs,
+/// and each dropped one costs its sender a retransmission one second later: a full second
+/// added to webhooks the hub would have answered in milliseconds.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` for the hub, with [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As tokio's `TcpListener::bind` does: a restarted hub can bind while old connections of
+    // the previous one linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Hub {
     pub fn build(store: SqlStore, settings: HubSettings, clock: Clock) -> Self {
         let ingest = Arc::new(Ingestor::start(store.clone(), settings.ingest, clock));

@@ -79,7 +79,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .context("opening the demo database")?;
 
     // The hub listens first, so the emulator knows where to send webhooks.
-    let hub_listener = TcpListener::bind(args.listen).await?;
+    let hub_listener = coex_hub::app::bind(args.listen)?;
     let hub_url = format!("http://{}", hub_listener.local_addr()?);
     let mut opts = SimOptions {
         webhook_url: Some(format!("{hub_url}/webhook")),

@@ -20,7 +20,6 @@ use coex_hub::{
 };
 use coex_meta::graph::{GraphClient, GraphConfig};
 use coex_store::{SqlStore, Store, StoreOptions};
-use tokio::net::TcpListener;
 
 use crate::config::Config;
 
@@ -38,9 +37,7 @@ pub async fn run(config: Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let hub =
         build_hub(&config, store.clone()).with_sending(build_sending(&config, store.clone())?);
     onboard_configured(&config, &store).await?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let listener = coex_hub::app::bind(listen).with_context(|| format!("binding {listen}"))?;
     // Scripts read the bound address from stdout when they asked for port 0.
     println!(
         "{}",

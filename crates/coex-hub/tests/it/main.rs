@@ -11,6 +11,7 @@ mod feed;
 mod harness;
 mod history;
 mod lifecycle;
+mod listener;
 mod onboarding;
 mod webhook;
 

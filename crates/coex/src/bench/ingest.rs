@@ -282,6 +282,7 @@ impl Bench<'_> {
             };
             self.store.apply_batch(&batch).await?;
         }
+        self.counter.settle_wal().await?;
         spinner.finish_and_clear();
         let bytes: usize = load.webhooks.iter().map(|w| w.body_len).sum();
 

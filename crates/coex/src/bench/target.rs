@@ -343,7 +343,8 @@ pub struct Totals {
 /// Direct row counts on the benchmark's database (read-only, beside the server).
 #[derive(Debug)]
 pub enum Counter {
-    Sqlite(sqlx::SqlitePool),
+    /// The read-only pool, and the URL to open a writable connection for [`Self::settle_wal`].
+    Sqlite(sqlx::SqlitePool, String),
     Postgres(sqlx::PgPool),
 }
 
@@ -371,6 +372,7 @@ impl Counter {
                         .max_connections(1)
                         .connect_with(opts)
                         .await?,
+                    url.to_owned(),
                 )
             }
             Backend::Postgres => Self::Postgres(
@@ -384,9 +386,30 @@ impl Counter {
 
     async fn count(&self, sql: &str) -> anyhow::Result<i64> {
         Ok(match self {
-            Self::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+            Self::Sqlite(p, _) => sqlx::query_scalar(sql).fetch_one(p).await?,
             Self::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
         })
+    }
+
+    /// Copies the SQLite WAL into the database and empties it, so that a step starts from the
+    /// server's steady state. The bench writes its setup (the API sends a step's statuses
+    /// refer to) straight into the database; left in the WAL, those pages would be copied by
+    /// the server's first commit of the step (its automatic checkpoint past 256 MB), a stall
+    /// of most of a second charged to the webhooks of the step. PostgreSQL: nothing to do.
+    pub async fn settle_wal(&self) -> anyhow::Result<()> {
+        if let Self::Sqlite(_, url) = self {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(url).await?;
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut c)
+                .await?;
+            c.close().await?;
+            anyhow::ensure!(
+                busy == 0,
+                "the WAL checkpoint before the step could not finish"
+            );
+        }
+        Ok(())
     }
 
     /// Archived bodies not yet applied (deferred history chunks waiting for the fan-out).
@@ -415,7 +438,7 @@ impl Counter {
 
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(p) => p.close().await,
+            Self::Sqlite(p, _) => p.close().await,
             Self::Postgres(p) => p.close().await,
         }
     }
