@@ -1,6 +1,6 @@
 //! The coex store: everything ingest, the inbox and the sending side persist, behind one
 //! [`Store`] trait with two backends, SQLite (the embedded default: one file, WAL,
-//! `synchronous=FULL`) and PostgreSQL (several hub processes share one database).
+//! every commit on disk before it returns; see `lite`) and PostgreSQL (several hub processes share one database).
 //!
 //! The heart is [`Store::apply_batch`]: many webhooks' domain events ([`IngestBatch`]) applied
 //! in one transaction, idempotently, with their raw bodies archived and the resulting feed

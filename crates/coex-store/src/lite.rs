@@ -12,14 +12,31 @@
 //! pool, so no runtime worker sleeps in it. The readers stay on sqlx's pool: reads are short
 //! and concurrent, and nothing queues behind them.
 //!
-//! The connection is opened with the same settings sqlx gave it (WAL, `synchronous=FULL`,
-//! foreign keys, busy timeout, an in-memory statement journal, a large page cache) and binds
-//! parameters the way sqlx does (`$N` by number, `?` in order), so every statement of the
-//! store runs unchanged on either driver.
+//! A commit is durable when it returns, as with `synchronous=FULL`, but the fsync that makes
+//! it so runs after the writer is handed on: the connection runs with `synchronous=NORMAL`
+//! (a commit writes its WAL frames and does not sync them), and [`LiteTx::commit`] syncs the
+//! WAL file itself once the connection is released ([`WalSync`]), before it answers. Under
+//! a busy disk an fsync takes milliseconds (at 3,500 sends/s, p99 6 ms and p99.9 19 ms, against
+//! 0.3 ms for the rest of a commit), and with the fsync inside the commit every transaction
+//! queued for the writer (an API enqueue someone waits on) waited for it too; now the next
+//! transaction runs while the last one's frames go to the disk, and fsyncs of consecutive
+//! commits overlap. The WAL is a log: a sync covers every frame written before it, and SQLite
+//! still syncs the WAL before a checkpoint copies it and the database after, so the order of
+//! commits on disk is the order they were made. What changes: another connection may read a
+//! commit in the few milliseconds before its sync ends, and after a power cut (not a crash of
+//! the process) find it gone; whoever made the commit has not been told yet, so nothing this
+//! process did because of it (an answer, a request to Meta) happened before it was durable.
+//!
+//! The connection is opened with the settings sqlx gives the readers (WAL, foreign keys, busy
+//! timeout, an in-memory statement journal), a large page cache and `synchronous=NORMAL` (see
+//! above), and binds parameters the way sqlx does (`$N` by number, `?` in order), so every
+//! statement of the store runs unchanged on either driver.
 
 use std::borrow::Cow;
-use std::path::Path;
-use std::sync::Arc;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -51,6 +68,7 @@ pub(crate) struct Writer {
     // work between statements, the commit on the blocking pool), and every writer of the
     // process queues here, first come first served, as it did for sqlx's one-connection pool.
     conn: Arc<Mutex<Option<Connection>>>,
+    wal: Arc<WalSync>,
     acquire_timeout: Duration,
     busy_timeout: Duration,
 }
@@ -79,13 +97,14 @@ impl Writer {
             )));
         }
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
              PRAGMA cache_size = {}; PRAGMA wal_autocheckpoint = {};",
             opts.cache_size, opts.autocheckpoint_pages
         ))
         .map_err(lite_error)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(Some(conn))),
+            wal: Arc::new(WalSync::new(path)),
             acquire_timeout: opts.acquire_timeout,
             busy_timeout: opts.busy_timeout,
         })
@@ -105,8 +124,16 @@ impl Writer {
         let deadline = tokio::time::Instant::now() + self.busy_timeout;
         let mut pause = Duration::from_millis(1);
         loop {
-            let busy = match held.conn()?.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => return Ok(LiteTx { held: Some(held) }),
+            let conn = held.conn()?;
+            let busy = match conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => {
+                    let changes_before = conn.total_changes();
+                    return Ok(LiteTx {
+                        held: Some(held),
+                        wal: self.wal.clone(),
+                        changes_before,
+                    });
+                }
                 Err(e) if is_busy(&e) => e,
                 Err(e) => return Err(lite_error(e)),
             };
@@ -157,6 +184,10 @@ impl Drop for Held {
 pub(crate) struct LiteTx {
     /// `None` only while the commit runs on the blocking pool.
     held: Option<Held>,
+    wal: Arc<WalSync>,
+    /// The connection's `total_changes()` when the transaction began: unchanged at the
+    /// commit, the transaction wrote nothing and there is nothing to sync.
+    changes_before: u64,
 }
 
 impl LiteTx {
@@ -167,19 +198,95 @@ impl LiteTx {
             .conn()
     }
 
-    /// Commits on tokio's blocking pool (the fsync), then gives the connection back. (In WAL
-    /// mode the holder of the write lock commits without waiting for any other lock.)
+    /// Commits on tokio's blocking pool, gives the connection back, and returns once the
+    /// commit is on disk (see the module docs). (In WAL mode the holder of the write lock
+    /// commits without waiting for any other lock.)
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
         let Some(mut held) = self.held.take() else {
             return Err(StoreError::Unavailable(sqlx::Error::PoolClosed));
         };
+        let wal = self.wal.clone();
+        let changes_before = self.changes_before;
         // If this future is dropped meanwhile, the blocking task still ends the transaction
-        // and drops the connection's guard there (rolling back if the commit failed).
+        // and drops the connection's guard there (rolling back if the commit failed), and
+        // still syncs.
         tokio::task::spawn_blocking(move || {
-            held.conn()?.execute_batch("COMMIT").map_err(lite_error)
+            let conn = held.conn()?;
+            let wrote = conn.total_changes() != changes_before;
+            conn.execute_batch("COMMIT").map_err(lite_error)?;
+            // The next transaction may start while this one's frames go to the disk.
+            drop(held);
+            if wrote {
+                wal.sync().map_err(|e| {
+                    tracing::error!(error = %e, "syncing SQLite's WAL failed after a commit");
+                    StoreError::Unavailable(sqlx::Error::Io(e))
+                })?;
+            }
+            Ok(())
         })
         .await
         .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(e))))?
+    }
+}
+
+/// The writer's WAL file, synced after each commit that wrote (see the module docs).
+///
+/// SQLite names it after the database (`<file>-wal`) and keeps it while a connection is open,
+/// so one handle serves the writer's life; it is opened again should the file under the name
+/// change (SQLite deletes the WAL when the last connection closes, and a later one creates it
+/// afresh).
+#[derive(Debug)]
+struct WalSync {
+    path: PathBuf,
+    // Why a std Mutex: held only to clone or replace the handle, never across the fsync, so
+    // the syncs of consecutive commits run side by side.
+    file: std::sync::Mutex<Option<Arc<File>>>,
+    #[cfg(test)]
+    syncs: std::sync::atomic::AtomicU64,
+}
+
+impl WalSync {
+    fn new(database: &Path) -> Self {
+        let mut path = database.as_os_str().to_owned();
+        path.push("-wal");
+        Self {
+            path: PathBuf::from(path),
+            file: std::sync::Mutex::new(None),
+            #[cfg(test)]
+            syncs: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Makes every frame written to the WAL so far durable (`fdatasync`).
+    fn sync(&self) -> std::io::Result<()> {
+        self.handle()?.sync_data()?;
+        #[cfg(test)]
+        self.syncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The open WAL file, opened (again) when the name points to another file than the one
+    /// held. A commit has just written frames, so the file exists.
+    fn handle(&self) -> std::io::Result<Arc<File>> {
+        let mut slot = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let named = std::fs::metadata(&self.path)?;
+        if let Some(file) = slot.as_ref() {
+            let held = file.metadata()?;
+            if (held.dev(), held.ino()) == (named.dev(), named.ino()) {
+                return Ok(file.clone());
+            }
+        }
+        let file = Arc::new(OpenOptions::new().write(true).open(&self.path)?);
+        // A WAL file SQLite has just created: its name must survive a power cut too, as
+        // SQLite makes sure when it syncs a file it created.
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()?;
+        *slot = Some(file.clone());
+        Ok(file)
     }
 }
 
@@ -563,6 +670,73 @@ mod tests {
             .map(|r| r.get("k").expect("k"))
             .collect();
         assert_eq!(keys, ["kept"]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_wrote_is_synced_after_the_writer_is_handed_on() {
+        let (_dir, path, w) = writer();
+        let mut tx = w.begin().await.expect("begin");
+        let mode: i64 = tx
+            .conn()
+            .expect("conn")
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(mode, 1, "NORMAL: the commit itself does not sync");
+        run(
+            tx.conn().expect("conn"),
+            "INSERT INTO t (k) VALUES ('a')",
+            &[],
+            |_| true,
+        )
+        .expect("insert");
+        tx.commit().await.expect("commit");
+        assert_eq!(w.wal.syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // What the commit wrote is there for another connection.
+        let other = Connection::open(&path).expect("a second connection");
+        let n: i64 = other
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1);
+
+        // A transaction that only read has nothing to sync.
+        let mut tx = w.begin().await.expect("begin");
+        all(tx.conn().expect("conn"), "SELECT k FROM t", &[]).expect("read");
+        tx.commit().await.expect("commit");
+        // Nor has one whose statements changed no row.
+        let mut tx = w.begin().await.expect("begin");
+        run(
+            tx.conn().expect("conn"),
+            "DELETE FROM t WHERE k = 'none'",
+            &[],
+            |_| true,
+        )
+        .expect("delete nothing");
+        tx.commit().await.expect("commit");
+        assert_eq!(w.wal.syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn the_wal_is_opened_again_when_the_file_under_its_name_changes() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = dir.path().join("x.db");
+        let wal = WalSync::new(&db);
+        assert_eq!(wal.path, dir.path().join("x.db-wal"));
+        assert!(
+            wal.sync().is_err(),
+            "no WAL file yet: an error, not a panic"
+        );
+        std::fs::write(&wal.path, b"first").expect("a WAL file");
+        wal.sync().expect("sync");
+        let first = wal.handle().expect("handle");
+        assert!(Arc::ptr_eq(&first, &wal.handle().expect("handle")), "kept");
+        std::fs::remove_file(&wal.path).expect("removed");
+        std::fs::write(&wal.path, b"second").expect("a new WAL file");
+        let second = wal.handle().expect("handle");
+        assert!(!Arc::ptr_eq(&first, &second), "opened again");
+        assert_ne!(
+            first.metadata().expect("stat").ino(),
+            second.metadata().expect("stat").ino()
+        );
     }
 
     /// On a single-threaded runtime: were the wait for the other process's lock on the

@@ -47,7 +47,7 @@ pub struct IngestArgs {
     /// Seconds per measured step [default: 10 with --rate, 5 per --find-max step].
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Database backend: a temporary SQLite file (WAL, synchronous=FULL) or a fresh
+    /// Database backend: a temporary SQLite file (WAL, durable commits) or a fresh
     /// PostgreSQL database.
     #[arg(long, value_enum, default_value = "sqlite")]
     pub db: Backend,
@@ -180,10 +180,7 @@ async fn measure(
             bench: "ingest",
             version: env!("CARGO_PKG_VERSION"),
             backend: args.db,
-            durability: match args.db {
-                Backend::Sqlite => "SQLite WAL, synchronous=FULL",
-                Backend::Postgres => "PostgreSQL defaults (fsync on, synchronous_commit on)",
-            },
+            durability: args.db.durability(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             started_at_ms: 0,
             settings: Settings::of(args),

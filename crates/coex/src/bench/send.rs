@@ -71,7 +71,7 @@ pub struct SendArgs {
     /// Seconds of sending before the measured window (lanes start, leases are taken).
     #[arg(long, default_value_t = 5.0)]
     pub warmup: f64,
-    /// Database backend: a temporary SQLite file (WAL, synchronous=FULL) or a fresh
+    /// Database backend: a temporary SQLite file (WAL, durable commits) or a fresh
     /// PostgreSQL database.
     #[arg(long, value_enum, default_value = "sqlite")]
     pub db: Backend,
@@ -564,10 +564,7 @@ impl<'a> Bench<'a> {
             bench: "send",
             version: env!("CARGO_PKG_VERSION"),
             backend: args.db,
-            durability: match args.db {
-                Backend::Sqlite => "SQLite WAL, synchronous=FULL",
-                Backend::Postgres => "PostgreSQL defaults (fsync on, synchronous_commit on)",
-            },
+            durability: args.db.durability(),
             started_at_ms: 0,
             settings: RunSettings {
                 numbers: args.numbers,

@@ -41,6 +41,14 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// How durable a commit is on this backend, as the reports say.
+    pub fn durability(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite WAL, each commit's WAL frames synced before it returns",
+            Backend::Postgres => "PostgreSQL defaults (fsync on, synchronous_commit on)",
+        }
+    }
 }
 
 /// A database made for one run.
