@@ -64,19 +64,22 @@ impl Default for StoreOptions {
 /// re-parsed in steady state.
 const STATEMENT_CACHE: usize = 512;
 
-/// WAL pages (4 KiB) past which the SQLite writer checkpoints after a commit (256 MB; SQLite's
+/// WAL pages (4 KiB) past which the SQLite writer checkpoints after a commit (1 GiB; SQLite's
 /// default is 1,000). That checkpoint runs inside a commit: it copies what the checkpointer
-/// task has not yet copied and fsyncs the database file, and every transaction queued behind
-/// the writer waits for it (a commit that checkpointed took 15-110 ms under a 3,500 sends/s
-/// load, one that did not 6 ms at the median). The threshold sets how often that happens,
-/// not how much is copied: the checkpointer task copies the WAL meanwhile (see `checkpoint`).
-/// At 1,000 pages a webhook batch carrying a 3 MB history chunk took ~40 ms more to commit
-/// (`coex bench ingest --rate 1000`: ack p99 70.6 ms at 1,000 pages, 48.3 at 4,096, 46.9 at
-/// 16,384). At 16,384 the send benchmark's writer (about 80 MB of WAL a second) still
-/// checkpointed five times a second, and an idle number's enqueue waited behind those
-/// commits: enqueue-to-request p99 99 and 95 ms in two 60 s runs, against 71 and 79 ms at
-/// 65,536. The cost is disk: the WAL file grows to about 256 MB and stays that size.
-const WRITER_AUTOCHECKPOINT_PAGES: i64 = 65_536;
+/// task has not yet copied, fsyncs the database file (a file that grows: the fsync also
+/// waits for the file system's journal) and lets the next write start the WAL over, and every
+/// transaction queued behind the writer waits for it: 10-70 ms, 25 at the median, under a
+/// 3,500 sends/s load. Under sustained writes only this checkpoint starts the WAL over (see
+/// `checkpoint`), so the threshold sets how often the writer stalls, not how much it copies
+/// (the checkpointer task copies the WAL meanwhile). In the send benchmark (about 150 MB of
+/// WAL a second) 256 MB meant a stall every ~1.8 s and an idle number's enqueue-to-request
+/// p99 of 22.8 ms over 5 minutes; 1 GiB, a stall every ~7 s and 14.2 ms. Smaller sizes were
+/// worse still: at 1,000 pages a webhook batch carrying a 3 MB history chunk took ~40 ms more
+/// to commit, and at 16,384 the send benchmark's writer checkpointed five times a second.
+/// The cost is disk, under sustained writes only: the WAL file grows to about 1 GiB and keeps
+/// that size while the store is open (under light load the checkpointer's passes start the
+/// WAL over long before).
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 262_144;
 
 /// The SQLite writer's page cache, as `PRAGMA cache_size` takes it (negative: KiB).
 const WRITER_CACHE_KIB: i64 = -32_768;
