@@ -117,6 +117,7 @@ impl Writer {
     /// would sleep on the runtime's thread instead (and, on the blocking pool, would keep a
     /// paused test clock from advancing).
     pub(crate) async fn begin(&self) -> Result<LiteTx, StoreError> {
+        self.wal.check()?;
         let guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
             .await
             .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?;
@@ -218,7 +219,11 @@ impl LiteTx {
             drop(held);
             if wrote {
                 wal.sync().map_err(|e| {
-                    tracing::error!(error = %e, "syncing SQLite's WAL failed after a commit");
+                    tracing::error!(
+                        error = %e,
+                        "syncing SQLite's WAL failed after a commit; the store takes no more \
+                         writes until the process restarts"
+                    );
                     StoreError::Unavailable(sqlx::Error::Io(e))
                 })?;
             }
@@ -235,9 +240,16 @@ impl LiteTx {
 /// so one handle serves the writer's life; it is opened again should the file under the name
 /// change (SQLite deletes the WAL when the last connection closes, and a later one creates it
 /// afresh).
+///
+/// A sync that fails leaves it unknown what reached the disk (Linux may even mark the pages
+/// that failed as clean, so a later sync would succeed without writing them), while the
+/// commit is already visible. As PostgreSQL does on a failed fsync, the writer then takes no
+/// more transactions: every later one fails with `Unavailable` until the process restarts,
+/// and SQLite recovers from what the WAL file holds.
 #[derive(Debug)]
 struct WalSync {
     path: PathBuf,
+    failed: std::sync::atomic::AtomicBool,
     // Why a std Mutex: held only to clone or replace the handle, never across the fsync, so
     // the syncs of consecutive commits run side by side.
     file: std::sync::Mutex<Option<Arc<File>>>,
@@ -251,6 +263,7 @@ impl WalSync {
         path.push("-wal");
         Self {
             path: PathBuf::from(path),
+            failed: std::sync::atomic::AtomicBool::new(false),
             file: std::sync::Mutex::new(None),
             #[cfg(test)]
             syncs: std::sync::atomic::AtomicU64::new(0),
@@ -259,10 +272,27 @@ impl WalSync {
 
     /// Makes every frame written to the WAL so far durable (`fdatasync`).
     fn sync(&self) -> std::io::Result<()> {
-        self.handle()?.sync_data()?;
+        if let Err(e) = self.handle().and_then(|f| f.sync_data()) {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Release);
+            return Err(e);
+        }
         #[cfg(test)]
         self.syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Fails once a sync has failed (see above).
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StoreError::Unavailable(sqlx::Error::Io(
+                std::io::Error::other(
+                    "an fsync of SQLite's WAL failed earlier, so what reached the disk is unknown; \
+                 the store takes no more writes until the process restarts",
+                ),
+            )));
+        }
         Ok(())
     }
 
@@ -713,6 +743,13 @@ mod tests {
         .expect("delete nothing");
         tx.commit().await.expect("commit");
         assert_eq!(w.wal.syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+        // After a failed sync the writer takes no more transactions.
+        w.wal
+            .failed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let refused = w.begin().await.err().expect("refused");
+        assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
     }
 
     #[test]
@@ -725,6 +762,12 @@ mod tests {
             wal.sync().is_err(),
             "no WAL file yet: an error, not a panic"
         );
+        assert!(
+            wal.check().is_err(),
+            "a failed sync fails every later write"
+        );
+        wal.failed
+            .store(false, std::sync::atomic::Ordering::Release);
         std::fs::write(&wal.path, b"first").expect("a WAL file");
         wal.sync().expect("sync");
         let first = wal.handle().expect("handle");
