@@ -36,6 +36,7 @@ use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -234,6 +235,9 @@ impl LiteTx {
     }
 }
 
+/// A file's device and inode: which file a name points to.
+type FileId = (u64, u64);
+
 /// The writer's WAL file, synced after each commit that wrote (see the module docs).
 ///
 /// SQLite names it after the database (`<file>-wal`) and keeps it while a connection is open,
@@ -249,10 +253,11 @@ impl LiteTx {
 #[derive(Debug)]
 struct WalSync {
     path: PathBuf,
-    failed: std::sync::atomic::AtomicBool,
+    failed: AtomicBool,
     // Why a std Mutex: held only to clone or replace the handle, never across the fsync, so
-    // the syncs of consecutive commits run side by side.
-    file: std::sync::Mutex<Option<Arc<File>>>,
+    // the syncs of consecutive commits run side by side. Beside the handle, the (device,
+    // inode) it was opened on, compared with the name's at each sync.
+    file: std::sync::Mutex<Option<(Arc<File>, FileId)>>,
     #[cfg(test)]
     syncs: std::sync::atomic::AtomicU64,
 }
@@ -263,7 +268,7 @@ impl WalSync {
         path.push("-wal");
         Self {
             path: PathBuf::from(path),
-            failed: std::sync::atomic::AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             file: std::sync::Mutex::new(None),
             #[cfg(test)]
             syncs: std::sync::atomic::AtomicU64::new(0),
@@ -273,19 +278,17 @@ impl WalSync {
     /// Makes every frame written to the WAL so far durable (`fdatasync`).
     fn sync(&self) -> std::io::Result<()> {
         if let Err(e) = self.handle().and_then(|f| f.sync_data()) {
-            self.failed
-                .store(true, std::sync::atomic::Ordering::Release);
+            self.failed.store(true, Ordering::Release);
             return Err(e);
         }
         #[cfg(test)]
-        self.syncs
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     /// Fails once a sync has failed (see above).
     fn check(&self) -> Result<(), StoreError> {
-        if self.failed.load(std::sync::atomic::Ordering::Acquire) {
+        if self.failed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable(sqlx::Error::Io(
                 std::io::Error::other(
                     "an fsync of SQLite's WAL failed earlier, so what reached the disk is unknown; \
@@ -301,13 +304,14 @@ impl WalSync {
     fn handle(&self) -> std::io::Result<Arc<File>> {
         let mut slot = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         let named = std::fs::metadata(&self.path)?;
-        if let Some(file) = slot.as_ref() {
-            let held = file.metadata()?;
-            if (held.dev(), held.ino()) == (named.dev(), named.ino()) {
-                return Ok(file.clone());
-            }
+        let identity = (named.dev(), named.ino());
+        if let Some((file, held)) = slot.as_ref()
+            && *held == identity
+        {
+            return Ok(file.clone());
         }
         let file = Arc::new(OpenOptions::new().write(true).open(&self.path)?);
+        let opened = file.metadata()?;
         // A WAL file SQLite has just created: its name must survive a power cut too, as
         // SQLite makes sure when it syncs a file it created.
         let dir = match self.path.parent() {
@@ -315,7 +319,7 @@ impl WalSync {
             _ => Path::new("."),
         };
         File::open(dir)?.sync_all()?;
-        *slot = Some(file.clone());
+        *slot = Some((file.clone(), (opened.dev(), opened.ino())));
         Ok(file)
     }
 }
@@ -720,7 +724,7 @@ mod tests {
         )
         .expect("insert");
         tx.commit().await.expect("commit");
-        assert_eq!(w.wal.syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(w.wal.syncs.load(Ordering::Relaxed), 1);
         // What the commit wrote is there for another connection.
         let other = Connection::open(&path).expect("a second connection");
         let n: i64 = other
@@ -742,12 +746,10 @@ mod tests {
         )
         .expect("delete nothing");
         tx.commit().await.expect("commit");
-        assert_eq!(w.wal.syncs.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(w.wal.syncs.load(Ordering::Relaxed), 1);
 
         // After a failed sync the writer takes no more transactions.
-        w.wal
-            .failed
-            .store(true, std::sync::atomic::Ordering::Release);
+        w.wal.failed.store(true, Ordering::Release);
         let refused = w.begin().await.err().expect("refused");
         assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
     }
@@ -766,8 +768,7 @@ mod tests {
             wal.check().is_err(),
             "a failed sync fails every later write"
         );
-        wal.failed
-            .store(false, std::sync::atomic::Ordering::Release);
+        wal.failed.store(false, Ordering::Release);
         std::fs::write(&wal.path, b"first").expect("a WAL file");
         wal.sync().expect("sync");
         let first = wal.handle().expect("handle");
