@@ -508,7 +508,7 @@ impl<'a, 'c> Applier<'a, 'c> {
         }
         let sql = format!(
             "WITH v (id, lm, li, le, lo, n) AS (VALUES {}) \
-             UPDATE conversations SET \
+             {} conversations SET \
                last_message_at = CASE WHEN v.lm IS NOT NULL AND v.lm > conversations.last_message_at \
                                       THEN v.lm ELSE conversations.last_message_at END, \
                last_inbound_at = CASE WHEN v.li IS NOT NULL AND (conversations.last_inbound_at IS NULL \
@@ -522,7 +522,8 @@ impl<'a, 'c> Applier<'a, 'c> {
                                        THEN v.lo ELSE conversations.last_outbound_at END, \
                message_count = conversations.message_count + v.n \
              FROM v WHERE conversations.id = v.id",
-            values_list(self.conn.dialect(), aggs.len(), 6)
+            values_list(self.conn.dialect(), aggs.len(), 6),
+            self.conn.dialect().update_many()
         );
         let mut binds = Vec::with_capacity(aggs.len() * 6);
         for (id, agg) in aggs {
