@@ -189,7 +189,7 @@ impl SqlStore {
         // The writer (see `lite`) keeps the hot pages (queue heads, indexes, the WAL's working
         // set) in its own cache instead of reading them back from the OS on every
         // transaction: 32 MB, against SQLite's 2 MB default. Readers keep the default; they
-        // are many. The writer checkpoints on its own only once the WAL passes 256 MB, not
+        // are many. The writer checkpoints on its own only once the WAL passes 1 GiB, not
         // SQLite's 4 MB: the checkpointer task copies the WAL meanwhile (see `checkpoint`),
         // and a checkpoint run by the writer stalls every commit queued behind it.
         let write = Writer::open(

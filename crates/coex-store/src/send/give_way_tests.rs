@@ -38,7 +38,12 @@ fn number() -> PhoneNumberId {
 
 /// A SQLite store with one number, its lane held by `owner`, and `SENDS` queued sends.
 async fn queued(owner: &LaneOwner) -> (TestDb, SqlStore) {
-    let db = TestDb::create(Backend::Sqlite, "coex_give_way").await;
+    queued_on(Backend::Sqlite, owner, SENDS).await
+}
+
+/// A store on `backend` with one number, its lane held by `owner`, and `sends` queued sends.
+async fn queued_on(backend: Backend, owner: &LaneOwner, sends: usize) -> (TestDb, SqlStore) {
+    let db = TestDb::create(backend, "coex_give_way").await;
     let store = SqlStore::connect(db.url()).await.expect("store");
     let ws = store
         .ensure_workspace(&WorkspaceSlug::parse("acme").expect("slug"), "Acme")
@@ -58,7 +63,7 @@ async fn queued(owner: &LaneOwner) -> (TestDb, SqlStore) {
         })
         .await
         .expect("number");
-    for i in 0..SENDS {
+    for i in 0..sends {
         let to = PhoneNumber::parse(&format!("+165055{:05}", 10_000 + i)).expect("phone");
         store
             .enqueue(&NewSend {
@@ -233,4 +238,60 @@ async fn a_claim_round_rolls_back_for_a_waiting_transaction_then_claims_after_it
     assert_eq!((lane.queued, lane.sending), (0, SENDS as u64));
     store.close().await;
     db.finish().await;
+}
+
+/// Nobody waiting, a results batch longer than `FINISH_PIECES_PER_COMMIT` pieces is still written in
+/// several transactions on SQLite (no commit grows past a few hundred rows), and in one on
+/// PostgreSQL; either way every result is written once.
+async fn a_long_results_batch_commits_in_bounded_transactions(backend: Backend) {
+    const LONG: usize = 100;
+    let owner = LaneOwner::new("a");
+    let (db, store) = queued_on(backend, &owner, LONG).await;
+    let claim = store
+        .claim_sends(&number(), &owner, now(), LONG as u32)
+        .await
+        .expect("claim");
+    assert_eq!(claim.sends.len(), LONG);
+    let results: Vec<AttemptResult> = claim
+        .sends
+        .iter()
+        .enumerate()
+        .map(|(i, s)| accepted(s, &owner, i))
+        .collect();
+
+    let mut calls = Vec::new();
+    let mut written = 0;
+    while written < LONG {
+        let (n, summary) = store
+            .finish_attempts_some(&results[written..], now())
+            .await
+            .expect("results");
+        assert_eq!(summary.accepted, n as u64);
+        calls.push(n);
+        written += n;
+    }
+    let per_commit = super::sql::FINISH_PIECE * super::sql::FINISH_PIECES_PER_COMMIT;
+    match backend {
+        Backend::Sqlite => assert_eq!(calls, vec![per_commit, LONG - per_commit]),
+        Backend::Postgres => assert_eq!(calls, vec![LONG], "PostgreSQL writes the batch at once"),
+    }
+    for s in &claim.sends {
+        assert_eq!(
+            store.get_send(s.id).await.expect("send").state,
+            SendState::Accepted
+        );
+        assert_eq!(store.send_attempts(s.id).await.expect("attempts").len(), 1);
+    }
+    store.close().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_results_batch_commits_in_bounded_transactions_sqlite() {
+    a_long_results_batch_commits_in_bounded_transactions(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_results_batch_commits_in_bounded_transactions_postgres() {
+    a_long_results_batch_commits_in_bounded_transactions(Backend::Postgres).await;
 }
