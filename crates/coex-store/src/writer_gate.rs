@@ -147,13 +147,6 @@ impl Demand<'_> {
         self.0.is_some_and(WriterGate::waiting)
     }
 
-    /// Whether a group commit that has done `pieces` pieces commits now rather than go on:
-    /// when an interactive transaction waits, or once it has done `per_commit` pieces. On
-    /// PostgreSQL a group is one piece, and nothing waits: never before the end.
-    pub(crate) fn commit_now(self, pieces: usize, per_commit: usize) -> bool {
-        self.0.is_some() && (self.waiting() || pieces >= per_commit)
-    }
-
     /// The size of a group commit's pieces: `size` on SQLite; on PostgreSQL, which never
     /// cuts a group, the whole group is one piece (its statements stay as large as they were).
     pub(crate) fn piece(self, size: usize) -> usize {
@@ -295,21 +288,6 @@ mod tests {
         drop(ticket);
         assert_eq!(demand.piece(32), 32);
         assert_eq!(Demand(None).piece(32), usize::MAX, "PostgreSQL: one piece");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_group_commit_commits_when_someone_waits_or_its_pieces_are_done() {
-        let gate = WriterGate::default();
-        let demand = Demand(Some(&gate));
-        assert!(!demand.commit_now(1, 2));
-        assert!(demand.commit_now(2, 2), "enough pieces");
-        let ticket = gate.interactive();
-        assert!(demand.commit_now(1, 2), "one waits");
-        assert!(
-            !Demand(None).commit_now(1_000, 2),
-            "PostgreSQL: at the end only"
-        );
-        drop(ticket);
     }
 
     #[tokio::test(start_paused = true)]

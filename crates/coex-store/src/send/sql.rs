@@ -698,22 +698,21 @@ fn attempt_columns(o: &Outcome) -> Option<AttemptColumns<'_>> {
 /// waits for the writer: about 5 ms of SQLite's writer at 3,500 sends/s.
 pub(super) const FINISH_PIECE: usize = 32;
 
-/// Pieces of results written in one transaction on SQLite, an interactive transaction
-/// waiting or not.
-///
-/// A `COMMIT` cannot give way: an interactive transaction that arrives after a group
-/// commit's first piece waits for the rest of the piece running and then for the commit of
-/// every piece done, and a commit's time grows with the pages it writes (two system calls
-/// and a checksum per page). Uncut, a results batch of a few hundred sends (1,000-2,000
-/// rows) took 15-80 ms to commit under the send benchmark's load, and an idle number's
-/// enqueue that met one waited that long. Two pieces keep a commit to about 300 rows.
-/// Claim rounds are not cut this way: a lane waits for its claim, and cutting the round
-/// into more transactions slowed the lanes (one 2-minute run fell to 94% of the cap).
-pub(super) const FINISH_PIECES_PER_COMMIT: usize = 2;
-
 /// Lanes a claim round claims for between two such looks (a lane claims a second's worth,
 /// 18 sends at a coexistence number's pace: about 6 ms for eight).
 const CLAIM_PIECE_LANES: usize = 8;
+
+/// Lets the runtime's other tasks run between two pieces of a group commit on SQLite.
+///
+/// The writer's statements run in place on the runtime's thread (see `crate::lite`) and
+/// never wait, so a group commit's body is one long poll: a claim round of 200 lanes is 25
+/// pieces of a few milliseconds each, and every task queued on that thread (a lane about to
+/// send, the HTTP client reading Meta's answer) waited for all of it unless another thread
+/// took it. The transaction stays open meanwhile; an interactive transaction that asked for
+/// the writer in between is seen at once, and the group commit commits what it has.
+async fn between_pieces() {
+    tokio::task::yield_now().await;
+}
 
 /// `requests`' indices in pieces of at most `lanes` numbers (at least one), every request for
 /// one number in the same piece (the first asker of a number claims for it; the others get
@@ -1460,6 +1459,12 @@ impl SendStore for SqlStore {
             let mut answered = Vec::new();
             let mut give_way = give_way;
             for piece in &pieces {
+                if !answered.is_empty() {
+                    between_pieces().await;
+                    if demand.waiting() {
+                        break;
+                    }
+                }
                 give_way.check()?;
                 let asked: Vec<ClaimRequest> = piece.iter().map(|&i| requests[i].clone()).collect();
                 answered.push(claim_sends_many(c, &asked, owner, now).await?);
@@ -1523,11 +1528,17 @@ impl SendStore for SqlStore {
             let mut written = 0;
             let mut give_way = give_way;
             for (done, piece) in results.chunks(demand.piece(FINISH_PIECE)).enumerate() {
+                if done > 0 {
+                    between_pieces().await;
+                    if demand.waiting() {
+                        break;
+                    }
+                }
                 give_way.check()?;
                 finish_run(c, piece, now, &mut summary, give_way).await?;
                 written += piece.len();
                 give_way = give_way.piece_done()?;
-                if demand.commit_now(done + 1, FINISH_PIECES_PER_COMMIT) {
+                if demand.waiting() {
                     break;
                 }
             }
