@@ -404,17 +404,31 @@ impl Counter {
     /// refer to) straight into the database; left in the WAL, those pages would be copied by
     /// the server's first commit of the step (its automatic checkpoint past 256 MB), a stall
     /// of most of a second charged to the webhooks of the step. PostgreSQL: nothing to do.
+    ///
+    /// The server's own connections may hold the WAL at that moment (its checkpointer's
+    /// passive pass, a reader that has not finished): then the checkpoint answers busy and is
+    /// tried again, for up to about a second.
     pub async fn settle_wal(&self) -> anyhow::Result<()> {
+        const TRIES: u32 = 50;
         if let Self::Sqlite(_, url) = self {
             use sqlx::Connection;
             let mut c = sqlx::SqliteConnection::connect(url).await?;
-            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut c)
-                .await?;
+            let mut busy = 1;
+            for _ in 0..TRIES {
+                (busy, _, _) =
+                    sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&mut c)
+                        .await?;
+                if busy == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
             c.close().await?;
             anyhow::ensure!(
                 busy == 0,
-                "the WAL checkpoint before the step could not finish"
+                "the WAL checkpoint before the step could not finish ({TRIES} tries): another \
+                 connection kept the WAL busy"
             );
         }
         Ok(())
