@@ -110,6 +110,37 @@ fn accepted(send: &ClaimedSend, owner: &LaneOwner, i: usize) -> AttemptResult {
     }
 }
 
+/// Claims `n` queued sends for `owner` and builds an accepted result for each.
+async fn claimed_results(
+    store: &SqlStore,
+    owner: &LaneOwner,
+    n: usize,
+) -> (Vec<ClaimedSend>, Vec<AttemptResult>) {
+    let claim = store
+        .claim_sends(&number(), owner, now(), n as u32)
+        .await
+        .expect("claim");
+    assert_eq!(claim.sends.len(), n);
+    let results = claim
+        .sends
+        .iter()
+        .enumerate()
+        .map(|(i, s)| accepted(s, owner, i))
+        .collect();
+    (claim.sends, results)
+}
+
+/// Every one of `sends` is accepted, with one attempt recorded.
+async fn assert_accepted_once(store: &SqlStore, sends: &[ClaimedSend]) {
+    for s in sends {
+        assert_eq!(
+            store.get_send(s.id).await.expect("send").state,
+            SendState::Accepted
+        );
+        assert_eq!(store.send_attempts(s.id).await.expect("attempts").len(), 1);
+    }
+}
+
 /// Waits (yielding to the spawned group commit) until `ready` holds; a stuck test fails
 /// after ten seconds instead of hanging.
 async fn until(what: &str, ready: impl Fn() -> bool) {
@@ -147,17 +178,7 @@ async fn with_one_waiting<T: Send + 'static>(
 async fn a_results_commit_rolls_back_for_a_waiting_transaction_then_commits_after_it() {
     let owner = LaneOwner::new("a");
     let (db, store) = queued(&owner).await;
-    let claim = store
-        .claim_sends(&number(), &owner, now(), SENDS as u32)
-        .await
-        .expect("claim");
-    assert_eq!(claim.sends.len(), SENDS);
-    let results: Vec<AttemptResult> = claim
-        .sends
-        .iter()
-        .enumerate()
-        .map(|(i, s)| accepted(s, &owner, i))
-        .collect();
+    let (sends, results) = claimed_results(&store, &owner, SENDS).await;
 
     let (finishing, ticket) = with_one_waiting(&store, {
         let (store, results) = (store.clone(), results.clone());
@@ -175,7 +196,7 @@ async fn a_results_commit_rolls_back_for_a_waiting_transaction_then_commits_afte
         !finishing.is_finished(),
         "the results commit waits for the interactive transaction"
     );
-    let first = store.get_send(claim.sends[0].id).await.expect("send");
+    let first = store.get_send(sends[0].id).await.expect("send");
     assert_eq!(
         first.state,
         SendState::Sending,
@@ -190,13 +211,7 @@ async fn a_results_commit_rolls_back_for_a_waiting_transaction_then_commits_afte
     );
     assert_eq!(summary.accepted, SENDS as u64);
     assert_eq!(gate(&store).gave_way(), 1, "it gives way once");
-    for s in &claim.sends {
-        assert_eq!(
-            store.get_send(s.id).await.expect("send").state,
-            SendState::Accepted
-        );
-        assert_eq!(store.send_attempts(s.id).await.expect("attempts").len(), 1);
-    }
+    assert_accepted_once(&store, &sends).await;
     store.close().await;
     db.finish().await;
 }
@@ -246,17 +261,7 @@ async fn a_long_results_batch_is_written_in_one_transaction(backend: Backend) {
     const LONG: usize = 100;
     let owner = LaneOwner::new("a");
     let (db, store) = queued_on(backend, &owner, LONG).await;
-    let claim = store
-        .claim_sends(&number(), &owner, now(), LONG as u32)
-        .await
-        .expect("claim");
-    assert_eq!(claim.sends.len(), LONG);
-    let results: Vec<AttemptResult> = claim
-        .sends
-        .iter()
-        .enumerate()
-        .map(|(i, s)| accepted(s, &owner, i))
-        .collect();
+    let (sends, results) = claimed_results(&store, &owner, LONG).await;
 
     let mut calls = Vec::new();
     let mut written = 0;
@@ -271,13 +276,7 @@ async fn a_long_results_batch_is_written_in_one_transaction(backend: Backend) {
     }
     const { assert!(LONG > 3 * super::sql::FINISH_PIECE, "several pieces") };
     assert_eq!(calls, vec![LONG], "one transaction");
-    for s in &claim.sends {
-        assert_eq!(
-            store.get_send(s.id).await.expect("send").state,
-            SendState::Accepted
-        );
-        assert_eq!(store.send_attempts(s.id).await.expect("attempts").len(), 1);
-    }
+    assert_accepted_once(&store, &sends).await;
     store.close().await;
     db.finish().await;
 }
