@@ -20,7 +20,7 @@ use super::{
 use crate::apply::pricing_from;
 use crate::db::{Arg, Conn, Dialect, Row, ToArg, args, param, row_runs, values_list};
 use crate::sql_store::{in_bulk_tx, in_bulk_tx_giving_way, in_tx, reading};
-use crate::writer_gate::GiveWay;
+use crate::writer_gate::{Demand, GiveWay};
 use crate::{Result, SqlStore, StoreError, apply, read};
 
 fn recipient_kind(r: &Recipient) -> &'static str {
@@ -709,9 +709,11 @@ const CLAIM_PIECE_LANES: usize = 8;
 /// pieces of a few milliseconds each, and every task queued on that thread (a lane about to
 /// send, the HTTP client reading Meta's answer) waited for all of it unless another thread
 /// took it. The transaction stays open meanwhile; an interactive transaction that asked for
-/// the writer in between is seen at once, and the group commit commits what it has.
-async fn between_pieces() {
+/// the writer in between is seen at once: the answer is then `false`, and the group commit
+/// commits what it has instead of writing another piece.
+async fn between_pieces(demand: Demand<'_>) -> bool {
     tokio::task::yield_now().await;
+    !demand.waiting()
 }
 
 /// `requests`' indices in pieces of at most `lanes` numbers (at least one), every request for
@@ -1459,11 +1461,8 @@ impl SendStore for SqlStore {
             let mut answered = Vec::new();
             let mut give_way = give_way;
             for piece in &pieces {
-                if !answered.is_empty() {
-                    between_pieces().await;
-                    if demand.waiting() {
-                        break;
-                    }
+                if !answered.is_empty() && !between_pieces(demand).await {
+                    break;
                 }
                 give_way.check()?;
                 let asked: Vec<ClaimRequest> = piece.iter().map(|&i| requests[i].clone()).collect();
@@ -1528,11 +1527,8 @@ impl SendStore for SqlStore {
             let mut written = 0;
             let mut give_way = give_way;
             for (done, piece) in results.chunks(demand.piece(FINISH_PIECE)).enumerate() {
-                if done > 0 {
-                    between_pieces().await;
-                    if demand.waiting() {
-                        break;
-                    }
+                if done > 0 && !between_pieces(demand).await {
+                    break;
                 }
                 give_way.check()?;
                 finish_run(c, piece, now, &mut summary, give_way).await?;

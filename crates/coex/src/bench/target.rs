@@ -401,9 +401,10 @@ impl Counter {
 
     /// Copies the SQLite WAL into the database and empties it, so that a step starts from the
     /// server's steady state. The bench writes its setup (the API sends a step's statuses
-    /// refer to) straight into the database; left in the WAL, those pages would be copied by
-    /// the server's first commit of the step (its automatic checkpoint past 256 MB), a stall
-    /// of most of a second charged to the webhooks of the step. PostgreSQL: nothing to do.
+    /// refer to) straight into the database; left in the WAL, those pages would be copied
+    /// during the step (by the server's checkpointer, or by its writer's own checkpoint once
+    /// the WAL passes its size), work charged to the webhooks of the step. PostgreSQL:
+    /// nothing to do.
     ///
     /// The server's own connections may hold the WAL at that moment (its checkpointer's
     /// passive pass, a reader that has not finished): then the checkpoint answers busy and is
