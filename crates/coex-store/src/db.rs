@@ -24,7 +24,7 @@ use sqlx::{Postgres, Row as _, Sqlite};
 
 use crate::StoreError;
 use crate::error::MAX_ID_BYTES;
-use crate::lite::{self, FromLite, LiteRow, LiteTx, SyncWait};
+use crate::lite::{self, FromLite, LiteRow, LiteTx};
 use crate::writer_gate::BulkTurn;
 
 /// Which SQL dialect a connection speaks.
@@ -348,8 +348,7 @@ impl Conn<'_> {
 
 /// A transaction of either backend; dropped without [`Tx::commit`] it rolls back.
 pub(crate) enum Tx {
-    /// With a group commit's turn at the writer, held until the transaction is committed
-    /// (not until its sync ends) or rolled back.
+    /// With a group commit's turn at the writer, held until the transaction ends.
     Sqlite(LiteTx, Option<BulkTurn>),
     Pg(sqlx::Transaction<'static, Postgres>),
 }
@@ -362,20 +361,9 @@ impl Tx {
         })
     }
 
-    /// Commits and returns once the commit is durable.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        self.commit_with(SyncWait::Awaited).await
-    }
-
-    /// Commits and returns once the commit is made; on SQLite its WAL sync may still run
-    /// (see [`SyncWait::Behind`] for when that is allowed). PostgreSQL syncs as it commits.
-    pub(crate) async fn commit_sync_behind(self) -> Result<(), StoreError> {
-        self.commit_with(SyncWait::Behind).await
-    }
-
-    async fn commit_with(self, sync: SyncWait) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t, turn) => t.commit(turn, sync).await?,
+            Self::Sqlite(t, _turn) => t.commit().await?,
             Self::Pg(t) => t.commit().await?,
         }
         Ok(())

@@ -46,7 +46,6 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
 use crate::db::Arg;
-use crate::writer_gate::BulkTurn;
 
 /// Settings of the writer connection.
 #[derive(Debug, Clone)]
@@ -149,39 +148,10 @@ impl Writer {
         }
     }
 
-    /// Syncs the WAL: every commit made so far is on disk on return, also those whose sync
-    /// ran behind ([`SyncWait::Behind`]). With no WAL file there is nothing to sync.
-    pub(crate) async fn sync(&self) -> Result<(), StoreError> {
-        self.wal.check()?;
-        let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || {
-            if !wal.path.exists() {
-                return Ok(());
-            }
-            wal.sync().map_err(|e| {
-                tracing::error!(
-                    error = %e,
-                    "syncing SQLite's WAL failed; the store takes no more writes until the \
-                     process restarts"
-                );
-                StoreError::Unavailable(sqlx::Error::Io(e))
-            })
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(e))))?
-    }
-
     /// Closes the connection once the transaction holding it (if any) has ended. Later
     /// transactions fail with `Unavailable`.
     pub(crate) async fn close(&self) {
         let conn = self.conn.lock().await.take();
-        // A commit whose sync ran behind ([`SyncWait::Behind`]) may still be syncing: one
-        // more sync covers every frame written, so what was committed is on disk on return.
-        if conn.is_some()
-            && let Err(e) = self.sync().await
-        {
-            tracing::warn!(error = %e, "syncing SQLite's WAL at close failed");
-        }
         if let Some(Err((_, e))) = conn.map(Connection::close) {
             tracing::warn!(error = %e, "closing SQLite's writer connection failed");
         }
@@ -230,36 +200,24 @@ impl LiteTx {
             .conn()
     }
 
-    /// Commits on tokio's blocking pool and gives the connection back, then the group
-    /// commit's `turn` (if any), so the next transaction, and the next group commit, run while
-    /// this one's frames go to the disk. With [`SyncWait::Awaited`] it returns once the commit
-    /// is on disk (see the module docs); with [`SyncWait::Behind`] once it is made, the sync
-    /// still running. (In WAL mode the holder of the write lock commits without waiting for
-    /// any other lock.)
-    pub(crate) async fn commit(
-        mut self,
-        turn: Option<BulkTurn>,
-        sync: SyncWait,
-    ) -> Result<(), StoreError> {
+    /// Commits on tokio's blocking pool, gives the connection back, and returns once the
+    /// commit is on disk (see the module docs). (In WAL mode the holder of the write lock
+    /// commits without waiting for any other lock.)
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
         let Some(mut held) = self.held.take() else {
             return Err(StoreError::Unavailable(sqlx::Error::PoolClosed));
         };
         let wal = self.wal.clone();
         let changes_before = self.changes_before;
-        // Why a oneshot: with the sync behind, the caller goes on once `COMMIT` is through,
-        // while the same blocking task goes on to sync.
-        let (committed, made) = tokio::sync::oneshot::channel::<()>();
         // If this future is dropped meanwhile, the blocking task still ends the transaction
         // and drops the connection's guard there (rolling back if the commit failed), and
         // still syncs.
-        let task = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let conn = held.conn()?;
             let wrote = conn.total_changes() != changes_before;
             conn.execute_batch("COMMIT").map_err(lite_error)?;
             // The next transaction may start while this one's frames go to the disk.
             drop(held);
-            drop(turn);
-            let _ = committed.send(());
             if wrote {
                 wal.sync().map_err(|e| {
                     tracing::error!(
@@ -271,32 +229,10 @@ impl LiteTx {
                 })?;
             }
             Ok(())
-        });
-        let joined = |r: Result<Result<(), StoreError>, tokio::task::JoinError>| {
-            r.map_err(|e| StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(e))))?
-        };
-        match sync {
-            SyncWait::Awaited => joined(task.await),
-            SyncWait::Behind => match made.await {
-                // The task goes on alone: a failed sync is logged there and fails every
-                // later transaction (`WalSync::check`).
-                Ok(()) => Ok(()),
-                // `COMMIT` failed (or the task did): its error.
-                Err(_) => joined(task.await),
-            },
-        }
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(e))))?
     }
-}
-
-/// What a commit's caller waits for (see [`LiteTx::commit`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SyncWait {
-    /// The commit is on disk: for everything someone is told about, or acts on.
-    Awaited,
-    /// The commit is made and visible; its sync runs on. For writes nobody is told about
-    /// and nothing outside the store acts on before a later commit's own sync, which covers
-    /// every frame written before it (the WAL is a log): the send engine's attempt results.
-    Behind,
 }
 
 /// A file's device and inode: which file a name points to.
@@ -738,7 +674,7 @@ mod tests {
         ));
         // A read changes nothing, whatever the last write changed.
         assert_eq!(run(c, "SELECT k FROM t", &[], |_| true).expect("read"), 0);
-        tx.commit(None, SyncWait::Awaited).await.expect("commit");
+        tx.commit().await.expect("commit");
     }
 
     #[tokio::test]
@@ -760,7 +696,7 @@ mod tests {
             "rolled back"
         );
         run(c, "INSERT INTO t (k) VALUES ('kept')", &[], |_| true).expect("insert");
-        tx.commit(None, SyncWait::Awaited).await.expect("commit");
+        tx.commit().await.expect("commit");
         let mut tx = w.begin().await.expect("begin");
         let keys: Vec<String> = all(tx.conn().expect("conn"), "SELECT k FROM t", &[])
             .expect("statement")
@@ -787,7 +723,7 @@ mod tests {
             |_| true,
         )
         .expect("insert");
-        tx.commit(None, SyncWait::Awaited).await.expect("commit");
+        tx.commit().await.expect("commit");
         assert_eq!(w.wal.syncs.load(Ordering::Relaxed), 1);
         // What the commit wrote is there for another connection.
         let other = Connection::open(&path).expect("a second connection");
@@ -799,7 +735,7 @@ mod tests {
         // A transaction that only read has nothing to sync.
         let mut tx = w.begin().await.expect("begin");
         all(tx.conn().expect("conn"), "SELECT k FROM t", &[]).expect("read");
-        tx.commit(None, SyncWait::Awaited).await.expect("commit");
+        tx.commit().await.expect("commit");
         // Nor has one whose statements changed no row.
         let mut tx = w.begin().await.expect("begin");
         run(
@@ -809,51 +745,13 @@ mod tests {
             |_| true,
         )
         .expect("delete nothing");
-        tx.commit(None, SyncWait::Awaited).await.expect("commit");
+        tx.commit().await.expect("commit");
         assert_eq!(w.wal.syncs.load(Ordering::Relaxed), 1);
 
         // After a failed sync the writer takes no more transactions.
         w.wal.failed.store(true, Ordering::Release);
         let refused = w.begin().await.err().expect("refused");
         assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
-    }
-
-    #[tokio::test]
-    async fn a_commit_with_its_sync_behind_returns_once_made_and_still_syncs() {
-        let (_dir, path, w) = writer();
-        let gate = crate::writer_gate::WriterGate::default();
-        let turn = gate.bulk().await;
-        let mut tx = w.begin().await.expect("begin");
-        run(
-            tx.conn().expect("conn"),
-            "INSERT INTO t (k) VALUES ('a')",
-            &[],
-            |_| true,
-        )
-        .expect("insert");
-        tx.commit(Some(turn), SyncWait::Behind)
-            .await
-            .expect("commit");
-        assert!(!gate.turn_taken(), "the group commit's turn ends with it");
-        let other = Connection::open(&path).expect("a second connection");
-        let n: i64 = other
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 1, "made and visible");
-        // The sync runs on without the caller; wait for it (not a speed check).
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while w.wal.syncs.load(Ordering::Relaxed) == 0 {
-            assert!(std::time::Instant::now() < deadline, "never synced");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-
-        // A commit that fails answers with its error, sync behind or not.
-        let mut tx = w.begin().await.expect("begin");
-        let c = tx.conn().expect("conn");
-        c.execute_batch("COMMIT").expect("ended early");
-        let failed = tx.commit(None, SyncWait::Behind).await.err();
-        assert!(failed.is_some(), "no transaction was open to commit");
-        w.begin().await.expect("the writer is usable again");
     }
 
     #[test]
@@ -916,7 +814,7 @@ mod tests {
                     &[],
                     |_| true,
                 )?;
-                tx.commit(None, SyncWait::Awaited).await
+                tx.commit().await
             }
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -949,7 +847,7 @@ mod tests {
             matches!(bad, StoreError::Database(_)) && !bad.is_data_error(),
             "{bad}"
         );
-        tx.commit(None, SyncWait::Awaited).await.expect("commit");
+        tx.commit().await.expect("commit");
 
         // Another process holding the write lock past the busy timeout: unavailable.
         let other = Connection::open(&path).expect("a second connection");

@@ -304,10 +304,7 @@ macro_rules! in_tx {
     ($self:ident, |$conn:ident| $body:expr) => {
         $crate::sql_store::in_tx!(@kind $crate::writer_gate::WriteKind::Interactive, $self, |$conn| $body)
     };
-    (@kind $kind:expr, $self:ident, |$conn:ident| $body:expr) => {
-        $crate::sql_store::in_tx!(@kind $kind, commit, $self, |$conn| $body)
-    };
-    (@kind $kind:expr, $commit:ident, $self:ident, |$conn:ident| $body:expr) => {{
+    (@kind $kind:expr, $self:ident, |$conn:ident| $body:expr) => {{
         let mut attempt: u32 = 0;
         loop {
             let mut tx = $self.begin($kind).await?;
@@ -319,7 +316,7 @@ macro_rules! in_tx {
                 Err(e) => Err(e),
             };
             let result = match result {
-                Ok(v) => tx.$commit().await.map(|()| v),
+                Ok(v) => tx.commit().await.map(|()| v),
                 Err(e) => Err(e),
             };
             match result {
@@ -344,13 +341,13 @@ macro_rules! in_bulk_tx {
 
 /// [`in_bulk_tx!`] for a group commit that gives way by rolling back (see
 /// [`crate::writer_gate::GiveWay`]): `$give_way` is armed on the first try; a try that gave
-/// way runs again, disarmed. `$commit` is the [`crate::db::Tx`] method that commits.
+/// way runs again, disarmed.
 macro_rules! in_bulk_tx_giving_way {
-    ($self:ident, $commit:ident, |$conn:ident, $give_way:ident| $body:expr) => {{
+    ($self:ident, |$conn:ident, $give_way:ident| $body:expr) => {{
         let mut next = $crate::writer_gate::GiveWay::first_try($self.writer_demand());
         loop {
             let $give_way = next;
-            match $crate::sql_store::in_tx!(@kind $crate::writer_gate::WriteKind::Bulk, $commit, $self, |$conn| $body) {
+            match $crate::sql_store::in_bulk_tx!($self, |$conn| $body) {
                 Err($crate::StoreError::GaveWay) => next = next.disarmed(),
                 other => break other,
             }

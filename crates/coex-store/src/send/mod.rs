@@ -692,11 +692,9 @@ pub trait SendStore: Send + Sync {
     ) -> impl Future<Output = Result<FinishSummary>> + Send;
 
     /// [`Self::finish_attempts`] for a group commit that gives way: in one transaction it
-    /// records the first results (at least a few) and returns
-    /// how many; on SQLite it stops early when an interactive transaction waits for the
-    /// writer (see `writer_gate`). Call again with the rest. A failure wrote nothing of this
-    /// call. It returns once the transaction is committed, possibly before the commit is on
-    /// disk: act on nothing it wrote outside the store before a later durable commit.
+    /// records the first results (at least a few) and returns how many; on SQLite it stops
+    /// early when an interactive transaction waits for the writer (see `writer_gate`). Call
+    /// again with the rest. A failure wrote nothing of this call.
     fn finish_attempts_some(
         &self,
         results: &[AttemptResult],

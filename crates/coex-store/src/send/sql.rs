@@ -1457,7 +1457,7 @@ impl SendStore for SqlStore {
         // asked for twice is in one piece, so it claims once.
         let demand = self.writer_demand();
         let pieces = claim_pieces(requests, demand.piece(CLAIM_PIECE_LANES));
-        let answered = in_bulk_tx_giving_way!(self, commit, |c, give_way| async {
+        let answered = in_bulk_tx_giving_way!(self, |c, give_way| async {
             let mut answered = Vec::new();
             let mut give_way = give_way;
             for piece in &pieces {
@@ -1521,13 +1521,8 @@ impl SendStore for SqlStore {
         // On SQLite the batch goes in pieces and gives way to an interactive transaction
         // that waits (see `crate::writer_gate`): during its first try's first piece by
         // rolling back (checked between statements too), later by committing the pieces done.
-        //
-        // Nobody is told of a result, and nothing outside the store acts on one before a
-        // later commit's own sync (a claim's, before its sends go out), which covers this
-        // one's frames (the WAL is a log): the commit returns without waiting for its sync,
-        // and the committer writes the next batch meanwhile.
         let demand = self.writer_demand();
-        in_bulk_tx_giving_way!(self, commit_sync_behind, |c, give_way| async {
+        in_bulk_tx_giving_way!(self, |c, give_way| async {
             let mut summary = FinishSummary::default();
             let mut written = 0;
             let mut give_way = give_way;
