@@ -55,6 +55,7 @@ pub struct SendConfig {
     pub reconcile_interval_ms: u64,
     pub unconfirmed_after_ms: u64,
     pub commit_max_batch: usize,
+    pub commit_linger_ms: u64,
     pub template_cache_ttl_ms: u64,
 }
 
@@ -80,6 +81,7 @@ impl SendConfig {
             reconcile_interval: ms(self.reconcile_interval_ms),
             unconfirmed_after: ms(self.unconfirmed_after_ms),
             commit_max_batch: self.commit_max_batch,
+            commit_linger: ms(self.commit_linger_ms),
             template_cache_ttl: ms(self.template_cache_ttl_ms),
             owner: None,
         }

@@ -73,10 +73,15 @@ pub struct SendSettings {
     pub reconcile_interval: Duration,
     /// An accepted send without any status webhook after this long is `sent_unconfirmed`.
     pub unconfirmed_after: Duration,
-    /// Most results committed in one transaction (the batch is whatever waited, up to this).
-    /// Large, because results committed together share the index and table pages they
-    /// rewrite: see `config/default.toml`.
+    /// Most results a committer takes in one batch (written sorted by number, a hundred per
+    /// transaction; see `engine`'s `RESULTS_PER_TRANSACTION`).
     pub commit_max_batch: usize,
+    /// How long a busy results committer (over 100 results a second) gathers results before
+    /// writing them sorted by number, so a number's results share the pages they rewrite. A
+    /// quiet one writes each result at once. Results gathered are not yet stored: should the
+    /// process die meanwhile, their sends are queued again on recovery (their attempts marked
+    /// abandoned), so the longer this is, the more messages a crash may send twice.
+    pub commit_linger: Duration,
     /// How long a WABA's template list is trusted.
     pub template_cache_ttl: Duration,
     /// This process's name on leases; `None`: host, pid and a random suffix.
@@ -105,6 +110,7 @@ impl Default for SendSettings {
             reconcile_interval: Duration::from_secs(5),
             unconfirmed_after: Duration::from_secs(600),
             commit_max_batch: 2048,
+            commit_linger: Duration::from_millis(500),
             template_cache_ttl: Duration::from_secs(60),
             owner: None,
         }

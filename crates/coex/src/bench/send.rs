@@ -584,6 +584,8 @@ impl<'a> Bench<'a> {
                 max_in_flight_per_lane: self.settings.max_in_flight_per_lane,
                 max_in_flight: self.settings.max_in_flight,
                 commit_max_batch: self.settings.commit_max_batch,
+                commit_linger_ms: u64::try_from(self.settings.commit_linger.as_millis())
+                    .unwrap_or(u64::MAX),
                 store_max_connections: self.store_connections,
             },
             rates: self.rates(&observed.counts),

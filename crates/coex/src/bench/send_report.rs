@@ -28,6 +28,7 @@ pub struct RunSettings {
     pub max_in_flight_per_lane: usize,
     pub max_in_flight: usize,
     pub commit_max_batch: usize,
+    pub commit_linger_ms: u64,
     pub store_max_connections: u32,
 }
 
