@@ -258,8 +258,8 @@ impl SendEngine {
         // result (other clones of the engine keep the channel itself open).
         let (stop_commit, commit_stop) = watch::channel(false);
         // Why a tokio Mutex around the receiver: the committers take turns collecting a batch
-        // (held across the wait for the first result, so one committer waits at a time) and
-        // write their batches concurrently.
+        // (held across the wait for the first result and, when busy, the linger, so one
+        // committer gathers at a time) and write their batches concurrently.
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         // PostgreSQL writes batches in parallel; SQLite has one writer, so one committer.
         let committers = match self.inner.store.backend_name() {
