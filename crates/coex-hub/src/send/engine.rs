@@ -606,7 +606,7 @@ const BUSY_RESULTS_PER_SEC: f64 = 100.0;
 /// results (a dozen numbers) keeps each commit's frames, and so the fsync a transaction
 /// committed right after it waits for, small: in one transaction the batch's 10 MB of frames
 /// made that wait 20-35 ms (idle enqueue-to-request p99: 63 ms; with transactions of 100,
-/// 21-25 ms; of 50, no better, with more commits).
+/// 21-28 ms; of 50, no better, with more commits).
 const RESULTS_PER_TRANSACTION: usize = 100;
 
 /// Writes attempt results in batches until told to stop, then writes what is left.
