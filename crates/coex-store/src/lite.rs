@@ -148,6 +148,38 @@ impl Writer {
         }
     }
 
+    /// Starts the WAL over: between two write transactions (it holds the connection, so no
+    /// frame is added meanwhile), copies what is left of the WAL into the database and has the
+    /// next write begin at the WAL's start (`wal_checkpoint(RESTART)`), waiting up to
+    /// `readers` for the read transactions still using the WAL to end. Answers whether the WAL
+    /// was started over; `false` when readers kept it past the wait (nothing is lost: the
+    /// frames stay copied, and the next try or an ordinary restart does it).
+    ///
+    /// Why the writer, and not the checkpointer's reader connection: a restart needs a moment
+    /// with every frame copied and no write beginning, and under continuous writes SQLite
+    /// finds one only by luck (see `checkpoint`).
+    pub(crate) async fn restart_wal(&self, readers: Duration) -> Result<bool, StoreError> {
+        let guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?;
+        let mut held = Held(guard);
+        tokio::task::spawn_blocking(move || {
+            let conn = held.conn()?;
+            // SQLite's own busy handler, for this statement only: it sleeps on this blocking
+            // thread while readers finish, which is what the wait is for.
+            conn.busy_timeout(readers).map_err(lite_error)?;
+            let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+            conn.busy_timeout(Duration::ZERO).map_err(lite_error)?;
+            match busy {
+                Ok(b) => Ok(b == 0),
+                Err(e) if is_busy(&e) => Ok(false),
+                Err(e) => Err(lite_error(e)),
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(e))))?
+    }
+
     /// Closes the connection once the transaction holding it (if any) has ended. Later
     /// transactions fail with `Unavailable`.
     pub(crate) async fn close(&self) {
@@ -752,6 +784,83 @@ mod tests {
         w.wal.failed.store(true, Ordering::Release);
         let refused = w.begin().await.err().expect("refused");
         assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
+    }
+
+    /// Frames in the WAL, as a passive checkpoint from another connection reports them (it
+    /// copies them too).
+    fn wal_frames(path: &Path) -> i64 {
+        let other = Connection::open(path).expect("a checkpointing connection");
+        other
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .expect("checkpoint")
+    }
+
+    async fn insert(w: &Writer, k: &str) {
+        let mut tx = w.begin().await.expect("begin");
+        run(
+            tx.conn().expect("conn"),
+            "INSERT INTO t (k, b) VALUES (?, zeroblob(3000))",
+            &[Arg::Text(Some(k))],
+            |_| true,
+        )
+        .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn the_writer_starts_the_wal_over_once_no_reader_is_on_it() {
+        let (_dir, path, w) = writer();
+        for i in 0..40 {
+            insert(&w, &format!("k{i}")).await;
+        }
+        // A reader in the middle of a read, on the WAL's frames.
+        let reader = Connection::open(&path).expect("a reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(seen, 40);
+        let frames = wal_frames(&path);
+        assert!(frames >= 40, "{frames} frames");
+
+        // Every frame is copied, but the reader keeps the WAL: the restart waits for it, then
+        // gives up, and the next write goes on after the frames already there.
+        let started = std::time::Instant::now();
+        assert!(
+            !w.restart_wal(Duration::from_millis(30))
+                .await
+                .expect("restart")
+        );
+        assert!(started.elapsed() >= Duration::from_millis(30), "it waited");
+        insert(&w, "after-refusal").await;
+        assert!(wal_frames(&path) > frames, "not started over");
+
+        // The reader done, the restart goes through: the next write begins at the start.
+        reader.execute_batch("COMMIT").expect("end the read");
+        assert!(
+            w.restart_wal(Duration::from_millis(30))
+                .await
+                .expect("restart")
+        );
+        insert(&w, "after-restart").await;
+        let now = wal_frames(&path);
+        assert!(now < 10, "the WAL started over: {now} frames");
+        // Nothing was lost on the way.
+        let n: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 42);
+        // The writer waits for nobody again: another process's lock fails its begin at once
+        // (after its own busy timeout), not after SQLite's busy handler.
+        let busy: i64 = w
+            .begin()
+            .await
+            .expect("begin")
+            .conn()
+            .expect("conn")
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .expect("busy_timeout");
+        assert_eq!(busy, 0);
     }
 
     #[test]

@@ -207,7 +207,7 @@ impl SqlStore {
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(options)
             .await?;
-        checkpoint::spawn(read.clone(), alive);
+        checkpoint::spawn(read.clone(), write.clone(), alive);
         Ok(Pools::Sqlite {
             write,
             read,
