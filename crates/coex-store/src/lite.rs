@@ -119,10 +119,7 @@ impl Writer {
     /// paused test clock from advancing).
     pub(crate) async fn begin(&self) -> Result<LiteTx, StoreError> {
         self.wal.check()?;
-        let guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
-            .await
-            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?;
-        let mut held = Held(guard);
+        let mut held = self.hold().await?;
         let deadline = tokio::time::Instant::now() + self.busy_timeout;
         let mut pause = Duration::from_millis(1);
         loop {
@@ -148,6 +145,14 @@ impl Writer {
         }
     }
 
+    /// Waits for the connection, at most the acquire timeout.
+    async fn hold(&self) -> Result<Held, StoreError> {
+        let guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?;
+        Ok(Held(guard))
+    }
+
     /// Starts the WAL over: between two write transactions (it holds the connection, so no
     /// frame is added meanwhile), copies what is left of the WAL into the database and has the
     /// next write begin at the WAL's start (`wal_checkpoint(RESTART)`), waiting up to
@@ -159,10 +164,7 @@ impl Writer {
     /// with every frame copied and no write beginning, and under continuous writes SQLite
     /// finds one only by luck (see `checkpoint`).
     pub(crate) async fn restart_wal(&self, readers: Duration) -> Result<bool, StoreError> {
-        let guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
-            .await
-            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolTimedOut))?;
-        let mut held = Held(guard);
+        let mut held = self.hold().await?;
         tokio::task::spawn_blocking(move || {
             let conn = held.conn()?;
             // SQLite's own busy handler, for this statement only: it sleeps on this blocking
