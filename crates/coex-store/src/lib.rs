@@ -26,6 +26,7 @@ mod read;
 pub mod send;
 mod setup;
 mod sql_store;
+mod write_timing;
 mod writer_gate;
 
 use std::future::Future;
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 pub use error::{MAX_ID_BYTES, StoreError};
 pub use send::SendStore;
 pub use sql_store::{Clock, SqlStore, StoreOptions, with_database_name};
+pub use write_timing::{WriteTiming, WriteTimings};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -38,7 +38,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -46,6 +46,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
 use crate::db::Arg;
+use crate::write_timing::{WriteTiming, WriteTimings};
 
 /// Settings of the writer connection.
 #[derive(Debug, Clone)]
@@ -72,6 +73,24 @@ pub(crate) struct Writer {
     wal: Arc<WalSync>,
     acquire_timeout: Duration,
     busy_timeout: Duration,
+    timings: Arc<WriteTimings>,
+}
+
+/// When and for what kind of work a write transaction asked for the writer (for
+/// [`WriteTimings`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked {
+    pub at: Instant,
+    pub bulk: bool,
+}
+
+impl Asked {
+    pub(crate) fn now(bulk: bool) -> Self {
+        Self {
+            at: Instant::now(),
+            bulk,
+        }
+    }
 }
 
 /// The longest sleep between two tries for another process's write lock.
@@ -108,7 +127,13 @@ impl Writer {
             wal: Arc::new(WalSync::new(path)),
             acquire_timeout: opts.acquire_timeout,
             busy_timeout: opts.busy_timeout,
+            timings: Arc::default(),
         })
+    }
+
+    /// The recorder of this writer's transaction timings (off until started).
+    pub(crate) fn timings(&self) -> Arc<WriteTimings> {
+        self.timings.clone()
     }
 
     /// Waits for the connection (at most the acquire timeout) and starts a write transaction
@@ -116,8 +141,9 @@ impl Writer {
     /// this one wait here rather than fail half-way). While another process holds the lock,
     /// this task sleeps and tries again, up to the busy timeout: SQLite's own busy handler
     /// would sleep on the runtime's thread instead (and, on the blocking pool, would keep a
-    /// paused test clock from advancing).
-    pub(crate) async fn begin(&self) -> Result<LiteTx, StoreError> {
+    /// paused test clock from advancing). `asked` is when the caller asked for the writer
+    /// (before any turn it waited for), for [`WriteTimings`].
+    pub(crate) async fn begin(&self, asked: Asked) -> Result<LiteTx, StoreError> {
         self.wal.check()?;
         let mut held = self.hold().await?;
         let deadline = tokio::time::Instant::now() + self.busy_timeout;
@@ -131,6 +157,9 @@ impl Writer {
                         held: Some(held),
                         wal: self.wal.clone(),
                         changes_before,
+                        asked,
+                        began: Instant::now(),
+                        timings: self.timings.clone(),
                     });
                 }
                 Err(e) if is_busy(&e) => e,
@@ -224,6 +253,10 @@ pub(crate) struct LiteTx {
     /// The connection's `total_changes()` when the transaction began: unchanged at the
     /// commit, the transaction wrote nothing and there is nothing to sync.
     changes_before: u64,
+    asked: Asked,
+    /// When `BEGIN IMMEDIATE` succeeded.
+    began: Instant,
+    timings: Arc<WriteTimings>,
 }
 
 impl LiteTx {
@@ -243,6 +276,8 @@ impl LiteTx {
         };
         let wal = self.wal.clone();
         let changes_before = self.changes_before;
+        let (asked, began, timings) = (self.asked, self.began, self.timings.clone());
+        let commit_asked = Instant::now();
         // If this future is dropped meanwhile, the blocking task still ends the transaction
         // and drops the connection's guard there (rolling back if the commit failed), and
         // still syncs.
@@ -250,6 +285,7 @@ impl LiteTx {
             let conn = held.conn()?;
             let wrote = conn.total_changes() != changes_before;
             conn.execute_batch("COMMIT").map_err(lite_error)?;
+            let committed = Instant::now();
             // The next transaction may start while this one's frames go to the disk.
             drop(held);
             if wrote {
@@ -261,6 +297,20 @@ impl LiteTx {
                     );
                     StoreError::Unavailable(sqlx::Error::Io(e))
                 })?;
+            }
+            if timings.is_on() {
+                timings.record(WriteTiming {
+                    asked: asked.at,
+                    bulk: asked.bulk,
+                    wait: began.saturating_duration_since(asked.at),
+                    body: commit_asked.saturating_duration_since(began),
+                    commit: committed.saturating_duration_since(commit_asked),
+                    sync: if wrote {
+                        committed.elapsed()
+                    } else {
+                        Duration::ZERO
+                    },
+                });
             }
             Ok(())
         })
@@ -652,7 +702,7 @@ mod tests {
     #[tokio::test]
     async fn parameters_bind_by_number_or_in_order_and_values_decode() {
         let (_dir, _path, w) = writer();
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         let c = tx.conn().expect("conn");
         let n = run(
             c,
@@ -714,12 +764,12 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_dropped_without_commit_rolls_back() {
         let (_dir, _path, w) = writer();
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         let c = tx.conn().expect("conn");
         run(c, "INSERT INTO t (k) VALUES ('gone')", &[], |_| true).expect("insert");
         drop(tx);
         let mut tx = w
-            .begin()
+            .begin(Asked::now(false))
             .await
             .expect("the connection came back, no transaction open");
         let c = tx.conn().expect("conn");
@@ -731,7 +781,7 @@ mod tests {
         );
         run(c, "INSERT INTO t (k) VALUES ('kept')", &[], |_| true).expect("insert");
         tx.commit().await.expect("commit");
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         let keys: Vec<String> = all(tx.conn().expect("conn"), "SELECT k FROM t", &[])
             .expect("statement")
             .iter()
@@ -743,7 +793,7 @@ mod tests {
     #[tokio::test]
     async fn a_commit_that_wrote_is_synced_after_the_writer_is_handed_on() {
         let (_dir, path, w) = writer();
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         let mode: i64 = tx
             .conn()
             .expect("conn")
@@ -767,11 +817,11 @@ mod tests {
         assert_eq!(n, 1);
 
         // A transaction that only read has nothing to sync.
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         all(tx.conn().expect("conn"), "SELECT k FROM t", &[]).expect("read");
         tx.commit().await.expect("commit");
         // Nor has one whose statements changed no row.
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         run(
             tx.conn().expect("conn"),
             "DELETE FROM t WHERE k = 'none'",
@@ -784,7 +834,7 @@ mod tests {
 
         // After a failed sync the writer takes no more transactions.
         w.wal.failed.store(true, Ordering::Release);
-        let refused = w.begin().await.err().expect("refused");
+        let refused = w.begin(Asked::now(false)).await.err().expect("refused");
         assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
     }
 
@@ -798,7 +848,7 @@ mod tests {
     }
 
     async fn insert(w: &Writer, k: &str) {
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         run(
             tx.conn().expect("conn"),
             "INSERT INTO t (k, b) VALUES (?, zeroblob(3000))",
@@ -855,7 +905,7 @@ mod tests {
         // The writer waits for nobody again: another process's lock fails its begin at once
         // (after its own busy timeout), not after SQLite's busy handler.
         let busy: i64 = w
-            .begin()
+            .begin(Asked::now(false))
             .await
             .expect("begin")
             .conn()
@@ -918,7 +968,7 @@ mod tests {
         let begin = tokio::spawn({
             let w = w.clone();
             async move {
-                let mut tx = w.begin().await?;
+                let mut tx = w.begin(Asked::now(false)).await?;
                 run(
                     tx.conn()?,
                     "INSERT INTO t (k) VALUES ('after')",
@@ -945,7 +995,7 @@ mod tests {
     #[tokio::test]
     async fn errors_are_sorted_as_sqlx_sorts_them() {
         let (_dir, path, w) = writer();
-        let mut tx = w.begin().await.expect("begin");
+        let mut tx = w.begin(Asked::now(false)).await.expect("begin");
         let c = tx.conn().expect("conn");
         run(c, "INSERT INTO t (k) VALUES ('a')", &[], |_| true).expect("insert");
         let dup = run(c, "INSERT INTO t (k) VALUES ('a')", &[], |_| true).unwrap_err();
@@ -963,19 +1013,19 @@ mod tests {
         // Another process holding the write lock past the busy timeout: unavailable.
         let other = Connection::open(&path).expect("a second connection");
         other.execute_batch("BEGIN IMMEDIATE").expect("lock");
-        let busy = w.begin().await.err().expect("busy");
+        let busy = w.begin(Asked::now(false)).await.err().expect("busy");
         assert!(matches!(busy, StoreError::Unavailable(_)), "{busy}");
         other.execute_batch("ROLLBACK").expect("unlock");
 
         // The connection held past the acquire timeout: unavailable, quickly.
-        let held = w.begin().await.expect("begin");
-        let waited = w.begin().await.err().expect("timed out");
+        let held = w.begin(Asked::now(false)).await.expect("begin");
+        let waited = w.begin(Asked::now(false)).await.err().expect("timed out");
         assert!(matches!(waited, StoreError::Unavailable(_)), "{waited}");
         drop(held);
 
         // Closed: unavailable.
         w.close().await;
-        let closed = w.begin().await.err().expect("closed");
+        let closed = w.begin(Asked::now(false)).await.err().expect("closed");
         assert!(matches!(closed, StoreError::Unavailable(_)), "{closed}");
     }
 }

@@ -26,7 +26,8 @@ use sqlx::sqlite::{
 };
 
 use crate::db::{Pooled, Tx, args};
-use crate::lite::{Writer, WriterOptions};
+use crate::lite::{Asked, Writer, WriterOptions};
+use crate::write_timing::WriteTimings;
 use crate::writer_gate::{Demand, WriteKind, WriterGate};
 use crate::{
     ArchivedWebhook, BatchOutcome, ChangeErrorRecord, Result, Store, StoreError, analyze, apply,
@@ -234,6 +235,15 @@ impl SqlStore {
         self
     }
 
+    /// The recorder of SQLite's write transaction timings (see [`WriteTimings`]); `None` on
+    /// PostgreSQL.
+    pub fn write_timings(&self) -> Option<Arc<WriteTimings>> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => Some(write.timings()),
+            Pools::Postgres(_) => None,
+        }
+    }
+
     /// `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
         match self.pools {
@@ -276,12 +286,14 @@ impl SqlStore {
         Ok(match &self.pools {
             Pools::Sqlite { write, gate, .. } => match kind {
                 WriteKind::Interactive => {
+                    let asked = Asked::now(false);
                     let _waiting = gate.interactive();
-                    Tx::Sqlite(write.begin().await?, None)
+                    Tx::Sqlite(write.begin(asked).await?, None)
                 }
                 WriteKind::Bulk => {
+                    let asked = Asked::now(true);
                     let turn = gate.bulk().await;
-                    Tx::Sqlite(write.begin().await?, Some(turn))
+                    Tx::Sqlite(write.begin(asked).await?, Some(turn))
                 }
             },
             Pools::Postgres(p) => Tx::Pg(p.begin().await?),

@@ -15,6 +15,7 @@ pub mod load;
 pub mod report;
 pub mod send;
 pub mod send_fill;
+pub mod send_parts;
 pub mod send_report;
 pub mod send_sim;
 pub mod send_track;

@@ -41,7 +41,7 @@ use coex_core::{
 };
 use coex_hub::send::{SendEngine, SendInput, SendService, SendSettings, templates::TemplateCache};
 use coex_meta::graph::{GraphClient, GraphConfig};
-use coex_store::{SqlStore, Store, StoreOptions};
+use coex_store::{SqlStore, Store, StoreOptions, WriteTiming};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -50,6 +50,7 @@ use tokio::sync::watch;
 use super::{
     load::Latency,
     send_fill::Raw,
+    send_parts::{self, IdleCall},
     send_report::{
         Answers, Check, Cpu, Idle, Memory, NumberRate, QueueMemory, Rates, RunSettings, Seeding,
         SendReport, SenderTotals, Timeline,
@@ -120,7 +121,12 @@ pub fn run(args: &SendArgs, config: &Config) -> anyhow::Result<ExitCode> {
     // Why two worker threads: the machine the issue measures on has two cores, and so does
     // `coex serve`'s default runtime there; the sender gets what it would get in production.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("XW")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        )
         .thread_name(SENDER_THREADS)
         .enable_all()
         .build()?;
@@ -184,6 +190,10 @@ async fn measure(
 struct IdleSend {
     /// `to` without `+`.
     to: String,
+    call: Instant,
+    stored: Instant,
+    /// `stored` on the wall clock (the engine's clock stamps attempts with it), ms.
+    stored_wall_ms: i64,
     call_ms: f64,
     stored_ms: f64,
     ok: bool,
@@ -494,15 +504,20 @@ impl<'a> Bench<'a> {
         let mut cpu0 = None;
         let mut status_w0 = BTreeMap::new();
         let mut last = (Instant::now(), 0_u64);
-        let (cpu1, status_w1) = loop {
+        let write_timings = self.store.write_timings();
+        let (cpu1, status_w1, window_timings) = loop {
             let now = Instant::now();
             if cpu0.is_none() && now >= w0 {
                 cpu0 = Some(CpuSnap::take(self.emulator.pid()));
                 status_w0 = status_kb();
+                if let Some(t) = &write_timings {
+                    t.start();
+                }
             }
             if now >= w1 {
                 let status = status_kb();
-                break (CpuSnap::take(self.emulator.pid()), status);
+                let timings = write_timings.as_ref().map(|t| t.stop());
+                break (CpuSnap::take(self.emulator.pid()), status, timings);
             }
             let stats = engine.stats();
             let accepted: u64 = stats.values().map(|s| s.accepted).sum();
@@ -539,6 +554,7 @@ impl<'a> Bench<'a> {
         let raw = Raw::connect(self.db.backend, &self.db.url).await?;
         let states = raw.states().await?;
         let duplicate_wamids = raw.duplicate_wamids().await?;
+        let attempts = raw.first_attempts(self.idle_number().as_str()).await?;
         raw.close().await;
         self.store.close().await;
 
@@ -591,7 +607,13 @@ impl<'a> Bench<'a> {
             rates: self.rates(&observed.counts),
             timeline: timeline(&observed.accepted_per_second, args.warmup, args.duration),
             answers: answers(&observed, &self.numbers),
-            idle: idle_latency(&idle_sends, &observed.idle_requests, window, &self.clock),
+            idle: idle_latency(
+                &idle_sends,
+                &observed.idle_requests,
+                window,
+                &self.clock,
+                window_timings.map(|t| (t, attempts)),
+            ),
             memory: Memory {
                 vm_hwm_mb: target::proc_stats(None).peak_rss_kb as f64 / 1024.0,
                 rss_at_window_start_mb: status_w0.get("VmRSS").copied().unwrap_or(0) as f64
@@ -657,6 +679,9 @@ const METHOD: &[&str] = &[
     "rate per number = 200 answers arriving in the measured window / its length",
     "idle latency: emulator arrival time of the request minus this process's clock at the \
      enqueue call, mapped onto the emulator's clock by probing GET /_sim/clock",
+    "idle parts (SQLite): each idle send matched to the write transaction its enqueue \
+     committed (coex_store::WriteTimings, recorded over the window): writer wait, statements, \
+     COMMIT, WAL fsync, the rest of the call, stored -> request; the slowest 1% as means",
     "CPU per thread from /proc/self/task (sender runtime threads are named coex-send, \
      SQLite's sqlx-sqlite-worker); the emulator's from its /proc entry; rest = machine - both",
 ];
@@ -725,22 +750,27 @@ fn check(o: &Observed, states: BTreeMap<String, i64>, duplicate_wamids: i64) -> 
     }
 }
 
+/// The idle sends' latencies, and on SQLite (`timings` recorded) their parts.
 fn idle_latency(
     sends: &[IdleSend],
     requests: &[SendRequest],
     window: (i64, i64),
     clock: &SimClockMap,
+    timings: Option<(Vec<WriteTiming>, HashMap<String, i64>)>,
 ) -> Idle {
-    let mut first: HashMap<&str, i64> = HashMap::new();
+    let mut first: HashMap<&str, f64> = HashMap::new();
     for r in requests {
         if let Some(to) = &r.to {
-            let e = first.entry(to.as_str()).or_insert(r.at);
-            *e = (*e).min(r.at);
+            // The emulator stamps arrivals truncated to the millisecond: +0.5 ms on average.
+            let at = r.at as f64 + 0.5;
+            let e = first.entry(to.as_str()).or_insert(at);
+            *e = e.min(at);
         }
     }
     let ms = |v: f64| Duration::from_secs_f64(v.max(0.0) / 1000.0);
     let (mut from_call, mut from_stored, mut call) = (Vec::new(), Vec::new(), Vec::new());
     let (mut in_window, mut never) = (0, 0);
+    let mut calls = Vec::new();
     // The last second's sends are left out: the engine stops at the end of the window, and a
     // send enqueued just before may rightly never be requested.
     let until = (window.1 - 1_000).max(window.0) as f64;
@@ -749,15 +779,21 @@ fn idle_latency(
             continue;
         }
         in_window += 1;
-        let Some(at) = first.get(s.to.as_str()) else {
+        let Some(&at) = first.get(s.to.as_str()) else {
             never += 1;
             continue;
         };
-        // The emulator stamps arrivals truncated to the millisecond: +0.5 ms on average.
-        let at = *at as f64 + 0.5;
         from_call.push(ms(at - s.call_ms));
         from_stored.push(ms(at - s.stored_ms));
         call.push(ms(s.stored_ms - s.call_ms));
+        calls.push(IdleCall {
+            to: s.to.clone(),
+            call: s.call,
+            stored: s.stored,
+            call_ms: s.call_ms,
+            stored_ms: s.stored_ms,
+            stored_wall_ms: s.stored_wall_ms,
+        });
     }
     Idle {
         enqueued: sends.len() as u64,
@@ -769,6 +805,7 @@ fn idle_latency(
         from_stored: Latency::of(from_stored),
         enqueue_call: Latency::of(call),
         clock_error_ms: clock.rtt_ms / 2.0 + 0.5,
+        parts: timings.map(|(t, attempts)| send_parts::split(&calls, &first, &attempts, t)),
     }
 }
 
@@ -806,6 +843,9 @@ async fn idle_sends(
             .unwrap_or_else(PoisonError::into_inner)
             .push(IdleSend {
                 to: to.trim_start_matches('+').to_owned(),
+                call,
+                stored,
+                stored_wall_ms: Timestamp::now().as_millis(),
                 call_ms: clock.sim_ms(call),
                 stored_ms: clock.sim_ms(stored),
                 ok: result.is_ok(),

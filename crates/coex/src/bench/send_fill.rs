@@ -8,7 +8,7 @@
 //! better part of an hour on SQLite (one fsync per commit); the rows a copy makes are the
 //! ones the service wrote, and the lanes cannot tell them apart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use anyhow::Context;
@@ -165,6 +165,34 @@ impl Raw {
                 .collect::<Result<_, sqlx::Error>>()?,
         };
         Ok(rows.into_iter().collect())
+    }
+
+    /// When the first attempt of each of `number`'s sends started (the engine's clock, ms),
+    /// by recipient without its `+`.
+    pub async fn first_attempts(&self, number: &str) -> anyhow::Result<HashMap<String, i64>> {
+        let sql = "SELECT s.recipient AS recipient, MIN(a.started_at) AS started_at \
+                   FROM send_attempts a JOIN sends s ON s.id = a.send_id \
+                   WHERE s.number_id = $1 GROUP BY s.recipient";
+        let rows: Vec<(String, i64)> = match self {
+            Self::Sqlite(p) => sqlx::query(sql)
+                .bind(number)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("recipient")?, r.try_get("started_at")?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+            Self::Postgres(p) => sqlx::query(sql)
+                .bind(number)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("recipient")?, r.try_get("started_at")?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(to, at)| (to.trim_start_matches('+').to_owned(), at))
+            .collect())
     }
 
     /// Accepted sends sharing a wamid with another (must be 0).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{load::Latency, send_track::Spread, target::Backend};
+use super::{load::Latency, send_parts::IdleParts, send_track::Spread, target::Backend};
 
 /// What was run.
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +103,8 @@ pub struct Idle {
     /// Accuracy of the clock mapping onto the emulator's (half the best probe round trip
     /// plus its millisecond resolution).
     pub clock_error_ms: f64,
+    /// SQLite: where the time went, part by part (see `send_parts`).
+    pub parts: Option<IdleParts>,
 }
 
 /// Memory of the bench process (the sender, its store pools and the bench's bookkeeping).
@@ -383,6 +385,40 @@ impl SendReport {
             i.enqueue_call.p99_ms,
             i.clock_error_ms
         );
+        if let Some(p) = &i.parts {
+            let w = &p.slowest;
+            println!(
+                "idle number, part by part ({} sends): p99 writer wait {:.1} ms, statements {:.1}, COMMIT {:.1}, WAL fsync {:.1}, rest of the call {:.1}, stored -> request {:.1} (to the attempt {:.1}, attempt -> request {:.1}); the slowest {} (mean {:.1} ms): writer wait {:.1}, statements {:.1}, COMMIT {:.1}, fsync {:.1}, rest of the call {:.1}, stored -> attempt {:.1}, attempt -> request {:.1}; {} group commits held the writer p50 {:.1} ms p99 {:.1} max {:.1}",
+                p.matched,
+                p.writer_wait.p99_ms,
+                p.statements.p99_ms,
+                p.commit.p99_ms,
+                p.fsync.p99_ms,
+                p.rest_of_call.p99_ms,
+                p.stored_to_request.p99_ms,
+                p.stored_to_attempt.p99_ms,
+                p.attempt_to_request.p99_ms,
+                w.sends,
+                w.total_ms,
+                w.writer_wait_ms,
+                w.statements_ms,
+                w.commit_ms,
+                w.fsync_ms,
+                w.rest_of_call_ms,
+                w.stored_to_attempt_ms,
+                w.attempt_to_request_ms,
+                p.group_commits,
+                p.group_commit_hold.p50_ms,
+                p.group_commit_hold.p99_ms,
+                p.group_commit_hold.max_ms,
+            );
+            let when: Vec<String> = w
+                .when
+                .iter()
+                .map(|(at, ms)| format!("{ms:.0} ms at {at:.1} s"))
+                .collect();
+            println!("  the slowest idle sends: {}", when.join(", "));
+        }
         let m = &self.memory;
         println!(
             "memory: VmHWM {:.0} MB; RSS in window {:.0} -> {:.0} MB (max {:.0}); {} queued with no lane running: {:.1} -> {:.1} MB ({:+.1} MB); emulator VmHWM {:.0} MB",
