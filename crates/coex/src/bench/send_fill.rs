@@ -149,50 +149,47 @@ impl Raw {
 
     /// Sends by state.
     pub async fn states(&self) -> anyhow::Result<BTreeMap<String, i64>> {
-        let sql = "SELECT state, COUNT(*) AS n FROM sends GROUP BY state";
-        let rows: Vec<(String, i64)> = match self {
-            Self::Sqlite(p) => sqlx::query(sql)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-            Self::Postgres(p) => sqlx::query(sql)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
-        Ok(rows.into_iter().collect())
+        let sql = "SELECT state AS k, COUNT(*) AS v FROM sends GROUP BY state";
+        Ok(self.text_int_rows(sql, None).await?.into_iter().collect())
     }
 
     /// When the first attempt of each of `number`'s sends started (the engine's clock, ms),
     /// by recipient without its `+`.
     pub async fn first_attempts(&self, number: &str) -> anyhow::Result<HashMap<String, i64>> {
-        let sql = "SELECT s.recipient AS recipient, MIN(a.started_at) AS started_at \
+        let sql = "SELECT s.recipient AS k, MIN(a.started_at) AS v \
                    FROM send_attempts a JOIN sends s ON s.id = a.send_id \
                    WHERE s.number_id = $1 GROUP BY s.recipient";
-        let rows: Vec<(String, i64)> = match self {
-            Self::Sqlite(p) => sqlx::query(sql)
-                .bind(number)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("recipient")?, r.try_get("started_at")?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-            Self::Postgres(p) => sqlx::query(sql)
-                .bind(number)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("recipient")?, r.try_get("started_at")?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
-        Ok(rows
+        Ok(self
+            .text_int_rows(sql, Some(number))
+            .await?
             .into_iter()
             .map(|(to, at)| (to.trim_start_matches('+').to_owned(), at))
             .collect())
+    }
+
+    /// The rows of `sql` as (`k` text, `v` integer), with `$1` bound to `arg` if given.
+    async fn text_int_rows(
+        &self,
+        sql: &str,
+        arg: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, i64)>> {
+        macro_rules! rows {
+            ($pool:expr) => {{
+                let mut q = sqlx::query(sql);
+                if let Some(a) = arg {
+                    q = q.bind(a);
+                }
+                q.fetch_all($pool)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get("k")?, r.try_get("v")?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            }};
+        }
+        Ok(match self {
+            Self::Sqlite(p) => rows!(p),
+            Self::Postgres(p) => rows!(p),
+        })
     }
 
     /// Accepted sends sharing a wamid with another (must be 0).

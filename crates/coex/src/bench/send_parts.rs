@@ -37,17 +37,8 @@ pub struct IdleCall {
 pub struct IdleParts {
     /// Sends matched to their transaction (of those in the window that reached the emulator).
     pub matched: u64,
-    pub writer_wait: Latency,
-    pub statements: Latency,
-    pub commit: Latency,
-    pub fsync: Latency,
-    /// The `enqueue` call less its transaction.
-    pub rest_of_call: Latency,
-    pub stored_to_request: Latency,
-    /// Stored to the attempt's start, and from there to the request's arrival (±1 ms: the
-    /// attempt's start is in whole ms).
-    pub stored_to_attempt: Latency,
-    pub attempt_to_request: Latency,
+    #[serde(flatten)]
+    pub latency: Parts<Latency>,
     /// Mean ms of each part over the slowest 1% of sends (enqueue call to request).
     pub slowest: Slowest,
     /// Group commits in the window and how long each held the writer (statements and
@@ -56,7 +47,40 @@ pub struct IdleParts {
     pub group_commit_hold: Latency,
 }
 
-/// What the slowest sends' time was made of (means, ms).
+/// One figure per part of an idle send's time.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Parts<T> {
+    pub writer_wait: T,
+    pub statements: T,
+    pub commit: T,
+    pub fsync: T,
+    /// The `enqueue` call less its transaction.
+    pub rest_of_call: T,
+    pub stored_to_request: T,
+    /// Stored to the attempt's start, and from there to the request's arrival (±1 ms: the
+    /// attempt's start is in whole ms).
+    pub stored_to_attempt: T,
+    pub attempt_to_request: T,
+}
+
+impl<T> Parts<T> {
+    /// Each part over `sends`, summarised by `summary`.
+    fn summarise(sends: &[Matched], summary: impl Fn(Vec<f64>) -> T) -> Self {
+        let part = |f: fn(&Parts<f64>) -> f64| summary(sends.iter().map(|s| f(&s.ms)).collect());
+        Parts {
+            writer_wait: part(|p| p.writer_wait),
+            statements: part(|p| p.statements),
+            commit: part(|p| p.commit),
+            fsync: part(|p| p.fsync),
+            rest_of_call: part(|p| p.rest_of_call),
+            stored_to_request: part(|p| p.stored_to_request),
+            stored_to_attempt: part(|p| p.stored_to_attempt),
+            attempt_to_request: part(|p| p.attempt_to_request),
+        }
+    }
+}
+
+/// What the slowest sends' time was made of.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Slowest {
     pub sends: u64,
@@ -64,29 +88,18 @@ pub struct Slowest {
     /// sends slow together point at a stall, sends slow apart at a queue.
     pub when: Vec<(f64, f64)>,
     pub total_ms: f64,
-    pub writer_wait_ms: f64,
-    pub statements_ms: f64,
-    pub commit_ms: f64,
-    pub fsync_ms: f64,
-    pub rest_of_call_ms: f64,
-    pub stored_to_request_ms: f64,
-    pub stored_to_attempt_ms: f64,
-    pub attempt_to_request_ms: f64,
+    /// Each part's mean, ms.
+    pub mean_ms: Parts<f64>,
 }
 
-/// One matched send's parts, ms.
+/// One idle send matched to its transaction and its request.
 #[derive(Debug, Clone, Copy)]
-struct Split {
+struct Matched {
     /// Enqueue call on the emulator's clock, ms.
     call_ms: f64,
+    /// Enqueue call to request, ms.
     total: f64,
-    wait: f64,
-    statements: f64,
-    commit: f64,
-    fsync: f64,
-    rest: f64,
-    to_request: f64,
-    to_attempt: f64,
+    ms: Parts<f64>,
 }
 
 /// Splits the sends that `first_request` (`to` -> arrival on the emulator's clock, ms) saw
@@ -106,7 +119,7 @@ pub fn split(
         .collect();
     timings.retain(|t| !t.bulk);
     timings.sort_by_key(|t| t.asked);
-    let mut splits = Vec::new();
+    let mut matched = Vec::new();
     for s in sends {
         let (Some(at), Some(attempt)) = (
             first_request.get(s.to.as_str()),
@@ -114,74 +127,58 @@ pub fn split(
         ) else {
             continue;
         };
-        let to_request = (at - s.stored_ms).max(0.0);
         // The enqueue's own transaction: the first interactive one asked during the call.
         let i = timings.partition_point(|t| t.asked < s.call);
         let Some(t) = timings.get(i).filter(|t| t.asked + t.total() <= s.stored) else {
             continue;
         };
         let call = ms(s.stored.saturating_duration_since(s.call));
-        splits.push(Split {
+        let to_request = (at - s.stored_ms).max(0.0);
+        let to_attempt = ((attempt - s.stored_wall_ms) as f64).clamp(0.0, to_request);
+        matched.push(Matched {
             call_ms: s.call_ms,
             total: at - s.call_ms,
-            wait: ms(t.wait),
-            statements: ms(t.body),
-            commit: ms(t.commit),
-            fsync: ms(t.sync),
-            rest: (call - ms(t.total())).max(0.0),
-            to_request,
-            to_attempt: ((attempt - s.stored_wall_ms) as f64).clamp(0.0, to_request),
+            ms: Parts {
+                writer_wait: ms(t.wait),
+                statements: ms(t.body),
+                commit: ms(t.commit),
+                fsync: ms(t.sync),
+                rest_of_call: (call - ms(t.total())).max(0.0),
+                stored_to_request: to_request,
+                stored_to_attempt: to_attempt,
+                attempt_to_request: to_request - to_attempt,
+            },
         });
     }
-    let of = |f: fn(&Split) -> f64| {
+    let latency = Parts::summarise(&matched, |v| {
         Latency::of(
-            splits
-                .iter()
-                .map(|s| Duration::from_secs_f64(f(s).max(0.0) / 1000.0))
+            v.into_iter()
+                .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
                 .collect(),
         )
-    };
-    let mut parts = IdleParts {
-        matched: splits.len() as u64,
-        writer_wait: of(|s| s.wait),
-        statements: of(|s| s.statements),
-        commit: of(|s| s.commit),
-        fsync: of(|s| s.fsync),
-        rest_of_call: of(|s| s.rest),
-        stored_to_request: of(|s| s.to_request),
-        stored_to_attempt: of(|s| s.to_attempt),
-        attempt_to_request: of(|s| s.to_request - s.to_attempt),
-        slowest: Slowest::default(),
-        group_commits: group.len() as u64,
-        group_commit_hold: Latency::of(group),
-    };
-    let first_call = splits
+    });
+    let first_call = matched
         .iter()
         .map(|s| s.call_ms)
         .fold(f64::INFINITY, f64::min);
-    splits.sort_by(|a, b| b.total.total_cmp(&a.total));
-    let n = splits.len().div_ceil(100);
-    let slow = &splits[..n];
-    if !slow.is_empty() {
-        let mean = |f: fn(&Split) -> f64| slow.iter().map(f).sum::<f64>() / slow.len() as f64;
-        parts.slowest = Slowest {
+    matched.sort_by(|a, b| b.total.total_cmp(&a.total));
+    let slow = &matched[..matched.len().div_ceil(100)];
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    IdleParts {
+        matched: matched.len() as u64,
+        latency,
+        slowest: Slowest {
             sends: slow.len() as u64,
             when: slow
                 .iter()
                 .map(|s| ((s.call_ms - first_call) / 1000.0, s.total))
                 .collect(),
-            total_ms: mean(|s| s.total),
-            writer_wait_ms: mean(|s| s.wait),
-            statements_ms: mean(|s| s.statements),
-            commit_ms: mean(|s| s.commit),
-            fsync_ms: mean(|s| s.fsync),
-            rest_of_call_ms: mean(|s| s.rest),
-            stored_to_request_ms: mean(|s| s.to_request),
-            stored_to_attempt_ms: mean(|s| s.to_attempt),
-            attempt_to_request_ms: mean(|s| s.to_request - s.to_attempt),
-        };
+            total_ms: mean(slow.iter().map(|s| s.total).collect()),
+            mean_ms: Parts::summarise(slow, mean),
+        },
+        group_commits: group.len() as u64,
+        group_commit_hold: Latency::of(group),
     }
-    parts
 }
 
 #[cfg(test)]
@@ -261,32 +258,44 @@ mod tests {
             parts.group_commit_hold.max_ms
         );
         assert!(
-            near(parts.writer_wait.max_ms, 30.0),
+            near(parts.latency.writer_wait.max_ms, 30.0),
             "{}",
-            parts.writer_wait.max_ms
+            parts.latency.writer_wait.max_ms
         );
         assert!(
-            near(parts.writer_wait.p50_ms, 1.0),
+            near(parts.latency.writer_wait.p50_ms, 1.0),
             "{}",
-            parts.writer_wait.p50_ms
+            parts.latency.writer_wait.p50_ms
         );
-        assert!(near(parts.fsync.max_ms, 5.0), "{}", parts.fsync.max_ms);
         assert!(
-            near(parts.rest_of_call.p50_ms, 2.0),
+            near(parts.latency.fsync.max_ms, 5.0),
             "{}",
-            parts.rest_of_call.p50_ms
+            parts.latency.fsync.max_ms
+        );
+        assert!(
+            near(parts.latency.rest_of_call.p50_ms, 2.0),
+            "{}",
+            parts.latency.rest_of_call.p50_ms
         );
         // The slowest 1% of two sends is one: b, 43 ms in all.
         let slow = &parts.slowest;
         assert_eq!(slow.sends, 1);
         assert_eq!(slow.when, vec![(0.1, 43.0)]);
         assert!(near(slow.total_ms, 43.0), "{}", slow.total_ms);
-        assert!(near(slow.writer_wait_ms, 30.0), "{}", slow.writer_wait_ms);
-        assert!(near(slow.rest_of_call_ms, 2.0), "{}", slow.rest_of_call_ms);
         assert!(
-            near(slow.stored_to_request_ms, 3.0),
+            near(slow.mean_ms.writer_wait, 30.0),
             "{}",
-            slow.stored_to_request_ms
+            slow.mean_ms.writer_wait
+        );
+        assert!(
+            near(slow.mean_ms.rest_of_call, 2.0),
+            "{}",
+            slow.mean_ms.rest_of_call
+        );
+        assert!(
+            near(slow.mean_ms.stored_to_request, 3.0),
+            "{}",
+            slow.mean_ms.stored_to_request
         );
     }
 }
