@@ -197,8 +197,8 @@ mod tests {
         }
     }
 
-    fn near(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-6
+    fn assert_near(got: f64, want: f64) {
+        assert!((got - want).abs() < 1e-6, "{got}, expected {want}");
     }
 
     #[test]
@@ -252,50 +252,23 @@ mod tests {
         let parts = split(&sends, &requests, &attempts, timings);
         assert_eq!(parts.matched, 2);
         assert_eq!(parts.group_commits, 1);
-        assert!(
-            near(parts.group_commit_hold.max_ms, 4.0),
-            "{}",
-            parts.group_commit_hold.max_ms
-        );
-        assert!(
-            near(parts.latency.writer_wait.max_ms, 30.0),
-            "{}",
-            parts.latency.writer_wait.max_ms
-        );
-        assert!(
-            near(parts.latency.writer_wait.p50_ms, 1.0),
-            "{}",
-            parts.latency.writer_wait.p50_ms
-        );
-        assert!(
-            near(parts.latency.fsync.max_ms, 5.0),
-            "{}",
-            parts.latency.fsync.max_ms
-        );
-        assert!(
-            near(parts.latency.rest_of_call.p50_ms, 2.0),
-            "{}",
-            parts.latency.rest_of_call.p50_ms
-        );
+        assert_near(parts.group_commit_hold.max_ms, 4.0);
+        assert_near(parts.latency.writer_wait.max_ms, 30.0);
+        assert_near(parts.latency.writer_wait.p50_ms, 1.0);
+        assert_near(parts.latency.fsync.max_ms, 5.0);
+        assert_near(parts.latency.rest_of_call.p50_ms, 2.0);
         // The slowest 1% of two sends is one: b, 43 ms in all.
         let slow = &parts.slowest;
         assert_eq!(slow.sends, 1);
         assert_eq!(slow.when, vec![(0.1, 43.0)]);
-        assert!(near(slow.total_ms, 43.0), "{}", slow.total_ms);
-        assert!(
-            near(slow.mean_ms.writer_wait, 30.0),
-            "{}",
-            slow.mean_ms.writer_wait
-        );
-        assert!(
-            near(slow.mean_ms.rest_of_call, 2.0),
-            "{}",
-            slow.mean_ms.rest_of_call
-        );
-        assert!(
-            near(slow.mean_ms.stored_to_request, 3.0),
-            "{}",
-            slow.mean_ms.stored_to_request
-        );
+        assert_near(slow.total_ms, 43.0);
+        assert_near(slow.mean_ms.writer_wait, 30.0);
+        assert_near(slow.mean_ms.rest_of_call, 2.0);
+        assert_near(slow.mean_ms.stored_to_request, 3.0);
+        assert_near(slow.mean_ms.stored_to_attempt, 1.0);
+        assert_near(slow.mean_ms.attempt_to_request, 2.0);
+        // a: stored at 110, attempt at 112, arrived at 115.
+        assert_near(parts.latency.stored_to_attempt.max_ms, 2.0);
+        assert_near(parts.latency.attempt_to_request.max_ms, 3.0);
     }
 }
