@@ -100,7 +100,7 @@ pub async fn record(State(engine): State<Arc<Engine>>, req: Request, next: Next)
         let mut w = engine.world().await;
         let id = w.requests.next_id();
         w.requests.push(
-            RequestRecord {
+            Arc::new(RequestRecord {
                 id,
                 at,
                 method,
@@ -110,7 +110,7 @@ pub async fn record(State(engine): State<Arc<Engine>>, req: Request, next: Next)
                 body: body_text,
                 status: rparts.status.as_u16(),
                 response,
-            },
+            }),
             |_| true,
         );
     }

@@ -24,6 +24,7 @@ pub mod send;
 pub mod templates;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -139,7 +140,8 @@ pub struct World {
     pub sched: Scheduler<Task>,
     pub outbox: Outbox,
     pub deliveries: BoundedLog<Delivery>,
-    pub requests: BoundedLog<RequestRecord>,
+    /// Shared, so the control API lists them without copying under the world's lock.
+    pub requests: BoundedLog<Arc<RequestRecord>>,
     pub faults: Vec<Fault>,
     pub chaos: Chaos,
     /// Set when something was scheduled that the driver may need to wake up for.
