@@ -121,12 +121,7 @@ pub fn run(args: &SendArgs, config: &Config) -> anyhow::Result<ExitCode> {
     // Why two worker threads: the machine the issue measures on has two cores, and so does
     // `coex serve`'s default runtime there; the sender gets what it would get in production.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("XW")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(2),
-        )
+        .worker_threads(2)
         .thread_name(SENDER_THREADS)
         .enable_all()
         .build()?;
