@@ -284,18 +284,19 @@ impl SqlStore {
     /// (see [`crate::writer_gate`]).
     pub(crate) async fn begin(&self, kind: WriteKind) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, gate, .. } => match kind {
-                WriteKind::Interactive => {
-                    let asked = Asked::now(false);
-                    let _waiting = gate.interactive();
-                    Tx::Sqlite(write.begin(asked).await?, None)
+            Pools::Sqlite { write, gate, .. } => {
+                let asked = Asked::now(kind == WriteKind::Bulk);
+                match kind {
+                    WriteKind::Interactive => {
+                        let _waiting = gate.interactive();
+                        Tx::Sqlite(write.begin(asked).await?, None)
+                    }
+                    WriteKind::Bulk => {
+                        let turn = gate.bulk().await;
+                        Tx::Sqlite(write.begin(asked).await?, Some(turn))
+                    }
                 }
-                WriteKind::Bulk => {
-                    let asked = Asked::now(true);
-                    let turn = gate.bulk().await;
-                    Tx::Sqlite(write.begin(asked).await?, Some(turn))
-                }
-            },
+            }
             Pools::Postgres(p) => Tx::Pg(p.begin().await?),
         })
     }

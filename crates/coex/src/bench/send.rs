@@ -183,14 +183,7 @@ async fn measure(
 /// One send the idle number got.
 #[derive(Debug, Clone)]
 struct IdleSend {
-    /// `to` without `+`.
-    to: String,
-    call: Instant,
-    stored: Instant,
-    /// `stored` on the wall clock (the engine's clock stamps attempts with it), ms.
-    stored_wall_ms: i64,
-    call_ms: f64,
-    stored_ms: f64,
+    call: IdleCall,
     ok: bool,
 }
 
@@ -769,7 +762,7 @@ fn idle_latency(
     // The last second's sends are left out: the engine stops at the end of the window, and a
     // send enqueued just before may rightly never be requested.
     let until = (window.1 - 1_000).max(window.0) as f64;
-    for s in sends.iter().filter(|s| s.ok) {
+    for s in sends.iter().filter(|s| s.ok).map(|s| &s.call) {
         if !((window.0 as f64)..until).contains(&s.call_ms) {
             continue;
         }
@@ -781,14 +774,7 @@ fn idle_latency(
         from_call.push(ms(at - s.call_ms));
         from_stored.push(ms(at - s.stored_ms));
         call.push(ms(s.stored_ms - s.call_ms));
-        calls.push(IdleCall {
-            to: s.to.clone(),
-            call: s.call,
-            stored: s.stored,
-            call_ms: s.call_ms,
-            stored_ms: s.stored_ms,
-            stored_wall_ms: s.stored_wall_ms,
-        });
+        calls.push(s.clone());
     }
     Idle {
         enqueued: sends.len() as u64,
@@ -837,12 +823,14 @@ async fn idle_sends(
         log.lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(IdleSend {
-                to: to.trim_start_matches('+').to_owned(),
-                call,
-                stored,
-                stored_wall_ms: Timestamp::now().as_millis(),
-                call_ms: clock.sim_ms(call),
-                stored_ms: clock.sim_ms(stored),
+                call: IdleCall {
+                    to: to.trim_start_matches('+').to_owned(),
+                    call,
+                    stored,
+                    stored_wall_ms: Timestamp::now().as_millis(),
+                    call_ms: clock.sim_ms(call),
+                    stored_ms: clock.sim_ms(stored),
+                },
                 ok: result.is_ok(),
             });
     }

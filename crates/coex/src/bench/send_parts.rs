@@ -22,13 +22,14 @@ use super::load::Latency;
 /// One idle send, as the part split needs it.
 #[derive(Debug, Clone)]
 pub struct IdleCall {
+    /// `to` without `+`.
     pub to: String,
     pub call: Instant,
     pub stored: Instant,
     /// On the emulator's clock, for matching the request.
     pub call_ms: f64,
     pub stored_ms: f64,
-    /// `stored` on the wall clock, ms.
+    /// `stored` on the wall clock (the engine's clock stamps attempts with it), ms.
     pub stored_wall_ms: i64,
 }
 
